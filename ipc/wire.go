@@ -1,0 +1,200 @@
+package ipc
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// The agent's local API is HTTP+JSON over the socket, at the fixed host
+// "agent", under /v1/. These constants and types are that API's wire format;
+// the CLI and editor plugins share them with the agent.
+const (
+	// Host is the HTTP host clients use on the socket.
+	Host = "agent"
+	// Capability is bumped whenever the /v1 API gains something a client may
+	// want to detect. It is sent in every response.
+	Capability = 1
+	// HeaderVersion carries the agent's build version on every response.
+	HeaderVersion = "Rack-Gateway-Agent-Version"
+	// HeaderCapability carries Capability on every response.
+	HeaderCapability = "Rack-Gateway-Capability"
+
+	PathRun      = "/v1/run"
+	PathStatus   = "/v1/status"
+	PathShutdown = "/v1/shutdown"
+)
+
+// Invocation is the first message a client sends on /v1/run: one command
+// line, with enough of its surroundings for the agent to act as if it ran in
+// the user's terminal.
+type Invocation struct {
+	Argv    []string          `json:"argv"`
+	Cwd     string            `json:"cwd"`
+	Env     map[string]string `json:"env"`
+	TTY     TTYState          `json:"tty"`
+	Size    *WinSize          `json:"size,omitempty"`
+	PID     int               `json:"pid"`
+	Version string            `json:"version"`
+	// TTYName is the controlling terminal's name (/dev/pts/3), shown to
+	// other terminals that wait on a prompt this one answers.
+	TTYName string `json:"tty_name,omitempty"`
+	// CanPrompt is false when nobody can answer a prompt (stdin is not a
+	// terminal, or RACK_GATEWAY_NONINTERACTIVE=1).
+	CanPrompt bool `json:"can_prompt"`
+}
+
+// TTYState says which standard streams are terminals.
+type TTYState struct {
+	Stdin  bool `json:"stdin"`
+	Stdout bool `json:"stdout"`
+	Stderr bool `json:"stderr"`
+}
+
+// WinSize is a terminal size in cells.
+type WinSize struct {
+	Cols int `json:"cols"`
+	Rows int `json:"rows"`
+}
+
+// Stream frames travel as binary websocket messages: one Channel byte, then
+// the payload. An empty payload on ChanStdin means stdin reached EOF.
+type Channel byte
+
+// The stream channels.
+const (
+	ChanStdin  Channel = 0
+	ChanStdout Channel = 1
+	ChanStderr Channel = 2
+)
+
+// Control message types, sent as JSON text websocket messages.
+const (
+	MsgResize       = "resize"        // client → agent: Size
+	MsgInterrupt    = "interrupt"     // client → agent: Ctrl-C
+	MsgStdinWanted  = "stdin"         // agent → client: start relaying stdin
+	MsgPrompt       = "prompt"        // agent → client: Prompt
+	MsgAnswer       = "answer"        // client → agent: Answer
+	MsgAction       = "action"        // agent → client: Action
+	MsgActionResult = "action_result" // client → agent: ActionResult
+	MsgExit         = "exit"          // agent → client: Exit, then close
+)
+
+// Control is a JSON control message on /v1/run. Exactly one of the pointer
+// fields is set, matching Type.
+type Control struct {
+	Type         string        `json:"type"`
+	Size         *WinSize      `json:"size,omitempty"`
+	Prompt       *Prompt       `json:"prompt,omitempty"`
+	Answer       *Answer       `json:"answer,omitempty"`
+	Action       *Action       `json:"action,omitempty"`
+	ActionResult *ActionResult `json:"action_result,omitempty"`
+	Exit         *Exit         `json:"exit,omitempty"`
+}
+
+// Prompt asks the user for input. Secret input is read without echo from the
+// controlling terminal.
+type Prompt struct {
+	ID      string `json:"id"`
+	Text    string `json:"text"`
+	Secret  bool   `json:"secret"`
+	Rack    string `json:"rack,omitempty"`
+	Command string `json:"command,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Answer replies to a Prompt. Error is set when the client could not ask
+// (no terminal, EOF, Ctrl-C).
+type Answer struct {
+	ID    string `json:"id"`
+	Value string `json:"value,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Action kinds the agent may ask the client to perform in the user's session.
+const (
+	ActionOpenURL  = "open_url"
+	ActionEditFile = "edit_file"
+)
+
+// Action asks the client to do something only it can do, because it runs in
+// the user's desktop session and terminal.
+type Action struct {
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`
+	URL     string `json:"url,omitempty"`
+	Content []byte `json:"content,omitempty"`
+}
+
+// ActionResult reports how an Action went.
+type ActionResult struct {
+	ID      string `json:"id"`
+	Error   string `json:"error,omitempty"`
+	Content []byte `json:"content,omitempty"`
+}
+
+// Exit ends a run: Status is the process exit status; Error, when set, is
+// printed by the client as "Error: <message>" and decides the status.
+type Exit struct {
+	Status int    `json:"status"`
+	Error  *Error `json:"error,omitempty"`
+}
+
+// ErrorBody is the JSON body of every non-2xx local API response.
+type ErrorBody struct {
+	Error *Error `json:"error"`
+}
+
+// Status is the body of GET /v1/status.
+type Status struct {
+	Version     string       `json:"version"`
+	Capability  int          `json:"capability"`
+	PID         int          `json:"pid"`
+	StartedAt   time.Time    `json:"started_at"`
+	Socket      string       `json:"socket"`
+	SecretStore string       `json:"secret_store"`
+	Racks       []RackStatus `json:"racks"`
+}
+
+// RackStatus describes one configured rack.
+type RackStatus struct {
+	Name      string     `json:"name"`
+	URL       string     `json:"url"`
+	Current   bool       `json:"current"`
+	ConfigDir string     `json:"config_dir"`
+	LoggedIn  bool       `json:"logged_in"`
+	Email     string     `json:"email,omitempty"`
+	Role      string     `json:"role,omitempty"`
+	ExpiresAt *time.Time `json:"session_expires_at,omitempty"`
+}
+
+// MarshalControl encodes a control message; it cannot fail for these types.
+func MarshalControl(c *Control) []byte {
+	b, _ := json.Marshal(c)
+	return b
+}
+
+// forwardedEnv lists the variables a client passes to the agent: the
+// product's own, and what a command needs to behave as if it ran in the
+// user's terminal (DESIGN.md §2).
+var forwardedEnv = map[string]bool{
+	"TERM": true, "COLORTERM": true, "NO_COLOR": true, "EDITOR": true, "VISUAL": true,
+	"BROWSER": true, "DISPLAY": true, "WAYLAND_DISPLAY": true, "XAUTHORITY": true,
+	"DBUS_SESSION_BUS_ADDRESS": true, "GATEWAY_CLI_CONFIG_DIR": true, "CONVOX_APP": true,
+	"LANG": true, "LC_ALL": true, "TZ": true, "SSH_CONNECTION": true,
+}
+
+// ForwardedEnv picks the variables to forward from an environ list.
+func ForwardedEnv(environ []string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		if forwardedEnv[k] || strings.HasPrefix(k, "RACK_GATEWAY_") {
+			out[k] = v
+		}
+	}
+	return out
+}
