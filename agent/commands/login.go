@@ -1,0 +1,221 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/config"
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/platform/paths"
+)
+
+// Login polling follows the upstream CLI: every second for two minutes.
+var (
+	loginPollInterval = time.Second
+	loginTimeout      = 2 * time.Minute
+)
+
+func init() {
+	register(&Command{
+		Name:  "login",
+		Usage: "login [rack] [gateway-url] [--no-open] [--auth-file FILE]",
+		Short: "Sign in to a rack through the gateway's browser login",
+		Long: `Sign in to a rack through the gateway's browser login.
+
+With no arguments, signs in again to the current rack. With a rack name, signs
+in to that configured rack (or to $RACK_GATEWAY_URL). With a rack name and a
+gateway URL, adds the rack and signs in. The session token goes to the OS
+keyring, never to config.json.`,
+		MaxArgs: 2,
+		Flags: func(fs *pflag.FlagSet) {
+			fs.Bool("no-open", false, "Don't open the browser; print the URL only")
+			fs.String("auth-file", "", "Write AUTH_URL=, STATE= and CODE_VERIFIER= lines to this file (mode 0600), for automation")
+		},
+		Run: runLogin,
+	})
+}
+
+func runLogin(ctx context.Context, x *Ctx) error {
+	p, err := x.Profile()
+	if err != nil {
+		return err
+	}
+	rack, rawURL, err := loginTarget(x, p.Config())
+	if err != nil {
+		return err
+	}
+	base, err := gateway.NormalizeURL(rawURL)
+	if err != nil {
+		return ipc.Errorf(ipc.CodeUsage, "%v", err).WithHint("Example: rack-gateway login production https://gateway.example.com")
+	}
+	x.Progress("Starting login for rack: %s via gateway: %s", rack, base)
+	gw := x.Core.Gateway(base)
+	start, err := gw.StartLogin(ctx)
+	if err != nil {
+		return gatewayErr(nil, err)
+	}
+	if f, _ := x.Flags.GetString("auth-file"); f != "" {
+		content := fmt.Sprintf("AUTH_URL=%s\nSTATE=%s\nCODE_VERIFIER=%s\n", start.AuthURL, start.State, start.CodeVerifier)
+		if err := paths.WriteFileAtomic(x.Abs(f), []byte(content), 0o600); err != nil {
+			return ipc.Errorf(ipc.CodeInternal, "write auth file: %v", err)
+		}
+	}
+	x.Progress("Open this URL in your browser to log in:\n%s", start.AuthURL)
+	if noOpen, _ := x.Flags.GetBool("no-open"); !noOpen {
+		res, err := x.Term.Do(ctx, ipc.Action{Kind: ipc.ActionOpenURL, URL: start.AuthURL})
+		if err == nil && res.Error != "" {
+			err = errors.New(res.Error)
+		}
+		if err != nil {
+			x.Progress("Could not open a browser automatically (%v); open the URL above yourself.", err)
+		}
+	}
+	cfg := p.Config()
+	hostname, _ := os.Hostname()
+	req := gateway.CompleteRequest{
+		State: start.State, CodeVerifier: start.CodeVerifier,
+		DeviceID: cfg.MachineID, DeviceName: strings.TrimSpace(hostname), DeviceOS: runtime.GOOS,
+		ClientVersion: "rack-gateway/" + x.Core.Version,
+	}
+	res, err := pollLogin(ctx, x, gw, req)
+	if err != nil {
+		return err
+	}
+	if err := p.SetToken(rack, res.Token); err != nil {
+		return ipc.Errorf(ipc.CodeInternal, "%v", err)
+	}
+	err = p.Update(func(c *config.Config) error {
+		gwc := c.Gateways[rack]
+		if gwc == nil {
+			gwc = &config.Gateway{}
+			c.Gateways[rack] = gwc
+		}
+		exp := res.ExpiresAt
+		gwc.URL, gwc.Email, gwc.ExpiresAt = base, res.Email, &exp
+		gwc.SessionID, gwc.Channel, gwc.MFAVerified = res.SessionID, res.Channel, res.MFAVerified
+		gwc.DeviceID, gwc.DeviceName = res.DeviceID, res.DeviceName
+		c.Current = rack
+		return nil
+	})
+	if err != nil {
+		return ipc.Errorf(ipc.CodeInternal, "%v", err)
+	}
+	x.Core.Log.Info("login", "rack", rack, "email", res.Email)
+	fmt.Fprintf(x.Out, "✓ Successfully logged in to %s as %s\n", rack, res.Email)
+	return nil
+}
+
+// loginTarget works out the rack and URL from the arguments, the
+// environment and the config, as the upstream CLI does.
+func loginTarget(x *Ctx, cfg config.Config) (rack, rawURL string, err error) {
+	envURL := x.Getenv("RACK_GATEWAY_URL")
+	switch len(x.Args) {
+	case 2:
+		rack, rawURL = strings.TrimSpace(x.Args[0]), strings.TrimSpace(x.Args[1])
+		if rawURL == "" {
+			return "", "", usageErr(x.Cmd, "gateway URL cannot be empty")
+		}
+	case 1:
+		rack = strings.TrimSpace(x.Args[0])
+	default:
+		rack = x.G.Rack
+		if rack == "" {
+			rack = x.Getenv("RACK_GATEWAY_RACK")
+		}
+		if rack == "" {
+			rack = cfg.Current
+		}
+		if rack == "" {
+			return "", "", usageErr(x.Cmd, "no current rack selected; name the rack and its gateway URL")
+		}
+	}
+	if rack == "" {
+		return "", "", usageErr(x.Cmd, "rack name cannot be empty")
+	}
+	if strings.ContainsAny(rack, "/\\ \t\n") || strings.HasPrefix(rack, "(") {
+		return "", "", usageErr(x.Cmd, "invalid rack name %q: use letters, digits, '-', '_' or '.'", rack)
+	}
+	if rawURL == "" {
+		rawURL = envURL
+	}
+	if rawURL == "" {
+		if g := cfg.Gateways[rack]; g != nil {
+			rawURL = g.URL
+		}
+	}
+	if rawURL == "" {
+		return "", "", usageErr(x.Cmd, "gateway URL required for rack %s", rack)
+	}
+	return rack, rawURL, nil
+}
+
+func pollLogin(ctx context.Context, x *Ctx, gw *gateway.Client, req gateway.CompleteRequest) (*gateway.LoginResult, error) {
+	deadline := time.Now().Add(loginTimeout)
+	said, netFailures := false, 0
+	tick := time.NewTicker(loginPollInterval)
+	defer tick.Stop()
+	for {
+		res, err := gw.CompleteLogin(ctx, req)
+		switch {
+		case err == nil && res != nil:
+			return res, nil
+		case err == nil:
+			netFailures = 0
+			if !said {
+				x.Progress("Waiting for login to complete in your browser (up to %s; Ctrl-C to cancel)...", loginTimeout)
+				said = true
+			}
+		default:
+			var ne *gateway.NetError
+			var ae *gateway.APIError
+			switch {
+			case errors.As(err, &ne) && netFailures < 3:
+				// A blip while the user is in the browser should not
+				// throw the login away.
+				netFailures++
+			case errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests:
+				// Rate limited: keep polling at the same pace.
+			default:
+				return nil, loginErr(err)
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, ipc.Errorf(ipc.CodeGateway, "login timed out after %s waiting for the browser", loginTimeout).
+				WithHint("Run the login again and finish signing in within two minutes.")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ipc.Errorf(ipc.CodeInterrupted, "login cancelled")
+		case <-tick.C:
+		}
+	}
+}
+
+// loginErr words the complete endpoint's failures (gateway-api.md §3.3).
+func loginErr(err error) error {
+	var ae *gateway.APIError
+	if !errors.As(err, &ae) {
+		return gatewayErr(nil, err)
+	}
+	text := ae.Text()
+	e := ipc.Errorf(ipc.CodeGateway, "login failed: %s", text)
+	switch {
+	case strings.Contains(text, "multi-factor authentication"):
+		return e.WithHint("Finish MFA enrollment in the browser, then run 'rack-gateway login' again.")
+	case strings.Contains(text, "not authorized"):
+		return ipc.Errorf(ipc.CodeForbidden, "login failed: %s", text).
+			WithHint("Ask a gateway administrator to add your account, then log in again.")
+	case strings.Contains(text, "invalid or expired state"):
+		return e.WithHint("This login is no longer valid; run 'rack-gateway login' again.")
+	}
+	return e
+}

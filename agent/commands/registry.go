@@ -1,0 +1,279 @@
+// Package commands implements every rack-gateway command. The same code runs
+// inside the daemon (over the /v1/run relay) and in-process under
+// `rack-gateway-agent exec`; it sees the user only through term.Terminal.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/agent/term"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// Command describes one command line verb.
+type Command struct {
+	Name    string // words, e.g. "agent status"
+	Usage   string // shown after "rack-gateway "
+	Short   string
+	Long    string
+	MinArgs int
+	MaxArgs int // -1 for any
+	// ArgHint names the missing argument in the usage error.
+	ArgHint string
+	Flags   func(fs *pflag.FlagSet)
+	Run     func(ctx context.Context, x *Ctx) error
+	// DaemonOnly commands talk about the agent itself.
+	DaemonOnly bool
+}
+
+var registry = map[string]*Command{}
+
+func register(c *Command) { registry[c.Name] = c }
+
+// Mode says where a command runs.
+type Mode int
+
+// The modes.
+const (
+	ModeDaemon Mode = iota // inside the long-running agent
+	ModeExec               // in-process under `rack-gateway-agent exec`
+)
+
+// Env is what the host (daemon or exec) provides to commands.
+type Env struct {
+	Core *core.Core
+	Mode Mode
+	// Socket is the agent's socket path (daemon mode).
+	Socket string
+	// Shutdown asks the daemon to stop after the current command replies.
+	Shutdown func()
+}
+
+// Run parses inv.Argv, runs the command and returns the exit status. Errors
+// come back as *ipc.Error; the caller prints them and maps the status.
+func Run(ctx context.Context, env *Env, inv *ipc.Invocation, t term.Terminal) (int, error) {
+	x := &Ctx{Env: env, Inv: inv, Term: t, Out: t.Stdout(), Err: t.Stderr()}
+	cmd, rest, err := resolve(inv.Argv)
+	if err != nil {
+		return 0, err
+	}
+	fs := pflag.NewFlagSet(cmd.Name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	x.G.bind(fs)
+	help := fs.BoolP("help", "h", false, "Show help for this command")
+	if cmd.Flags != nil {
+		cmd.Flags(fs)
+	}
+	if err := fs.Parse(rest); err != nil {
+		return 0, usageErr(cmd, "%v", err)
+	}
+	x.Cmd, x.Flags, x.Args = cmd, fs, fs.Args()
+	if *help || cmd.Name == "" {
+		if cmd.Name == "" && len(x.Args) > 0 {
+			return 0, unknownCommand(x.Args[0])
+		}
+		writeHelp(x.Out, cmd, fs)
+		return 0, nil
+	}
+	if len(x.Args) < cmd.MinArgs {
+		hint := cmd.ArgHint
+		if hint == "" {
+			hint = "more arguments"
+		}
+		return 0, usageErr(cmd, "%s requires %s", cmd.Name, hint)
+	}
+	if cmd.MaxArgs >= 0 && len(x.Args) > cmd.MaxArgs {
+		return 0, usageErr(cmd, "too many arguments for %s: %q", cmd.Name, strings.Join(x.Args[cmd.MaxArgs:], " "))
+	}
+	if cmd.DaemonOnly && env.Mode != ModeDaemon {
+		return 0, ipc.Errorf(ipc.CodeUsage, "%q talks to the agent, which --no-agent and API-token mode do not use", "rack-gateway "+cmd.Name)
+	}
+	if err := cmd.Run(ctx, x); err != nil {
+		if ctx.Err() != nil && !isTyped(err) {
+			return 0, ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+		}
+		return 0, err
+	}
+	return x.Status, nil
+}
+
+func isTyped(err error) bool {
+	var e *ipc.Error
+	return errors.As(err, &e)
+}
+
+// valueFlags are the global flags that take a value, so resolve can skip
+// their values while looking for the command word.
+var valueFlags = map[string]bool{"-r": true, "--rack": true, "--config": true, "--api-token": true, "--mfa-code": true, "--mfa-method": true}
+
+// resolve finds the command from the leading words of argv (ignoring global
+// flags) and returns it with argv minus those words.
+func resolve(argv []string) (*Command, []string, error) {
+	var words []int
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "-") {
+			if valueFlags[a] {
+				i++
+			}
+			continue
+		}
+		words = append(words, i)
+		if len(words) == 2 {
+			break
+		}
+	}
+	if len(words) == 0 {
+		return rootCommand, argv, nil
+	}
+	first := argv[words[0]]
+	if first == "help" {
+		// "help login" is "login --help".
+		if len(words) > 1 {
+			if c := registry[argv[words[1]]]; c != nil {
+				return c, []string{"--help"}, nil
+			}
+			return nil, nil, unknownCommand(argv[words[1]])
+		}
+		return rootCommand, []string{"--help"}, nil
+	}
+	if len(words) == 2 {
+		if c := registry[first+" "+argv[words[1]]]; c != nil {
+			return c, drop(argv, words[0], words[1]), nil
+		}
+	}
+	if c := registry[first]; c != nil {
+		return c, drop(argv, words[0]), nil
+	}
+	if group := subcommands(first); len(group) > 0 {
+		if len(words) == 2 {
+			return nil, nil, ipc.Errorf(ipc.CodeUsage, "unknown command %q for \"rack-gateway %s\"", argv[words[1]], first).
+				WithHint("Available: %s", strings.Join(group, ", "))
+		}
+		return nil, nil, ipc.Errorf(ipc.CodeUsage, "%q needs a subcommand", "rack-gateway "+first).
+			WithHint("Available: %s", strings.Join(group, ", "))
+	}
+	return nil, nil, unknownCommand(first)
+}
+
+func drop(argv []string, idx ...int) []string {
+	out := make([]string, 0, len(argv))
+	skip := map[int]bool{}
+	for _, i := range idx {
+		skip[i] = true
+	}
+	for i, a := range argv {
+		if !skip[i] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func subcommands(group string) []string {
+	var out []string
+	for name := range registry {
+		if rest, ok := strings.CutPrefix(name, group+" "); ok {
+			out = append(out, rest)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func unknownCommand(name string) *ipc.Error {
+	e := ipc.Errorf(ipc.CodeUsage, "unknown command %q for \"rack-gateway\"", name)
+	if s := suggest(name); s != "" {
+		return e.WithHint("Did you mean %q? Run 'rack-gateway --help' for usage.", s)
+	}
+	return e.WithHint("Run 'rack-gateway --help' for usage.")
+}
+
+// suggest returns the closest command name by edit distance, if close.
+func suggest(name string) string {
+	best, bestD := "", 3
+	for n := range registry {
+		top, _, _ := strings.Cut(n, " ")
+		if d := distance(name, top); d < bestD {
+			best, bestD = top, d
+		}
+	}
+	return best
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func usageErr(cmd *Command, format string, args ...any) *ipc.Error {
+	e := ipc.Errorf(ipc.CodeUsage, format, args...)
+	if cmd != nil && cmd.Name != "" {
+		return e.WithHint("Usage: rack-gateway %s\nRun 'rack-gateway %s --help' for more.", cmd.Usage, cmd.Name)
+	}
+	return e.WithHint("Run 'rack-gateway --help' for usage.")
+}
+
+var rootCommand = &Command{Name: "", Usage: "<command> [flags]", MaxArgs: -1}
+
+func writeHelp(w io.Writer, cmd *Command, fs *pflag.FlagSet) {
+	if cmd.Name == "" {
+		fmt.Fprint(w, "rack-gateway: a CLI for Convox racks behind rack-gateway, with one shared MFA session per user.\n\n")
+		fmt.Fprint(w, "Usage:\n  rack-gateway <command> [flags]\n\nCommands:\n")
+		names := make([]string, 0, len(registry))
+		for n := range registry {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(w, "  %-16s %s\n", n, registry[n].Short)
+		}
+		fmt.Fprint(w, "\nGlobal flags:\n")
+		g := pflag.NewFlagSet("", pflag.ContinueOnError)
+		var gf GlobalFlags
+		gf.bind(g)
+		fmt.Fprint(w, g.FlagUsages())
+		fmt.Fprint(w, "\nRun 'rack-gateway <command> --help' for more about a command.\n")
+		return
+	}
+	fmt.Fprintf(w, "%s\n\nUsage:\n  rack-gateway %s\n", firstNonEmpty(cmd.Long, cmd.Short), cmd.Usage)
+	if u := fs.FlagUsages(); u != "" {
+		fmt.Fprintf(w, "\nFlags:\n%s", u)
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

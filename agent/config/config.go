@@ -1,0 +1,216 @@
+// Package config reads and writes config.json in the upstream CLI's layout
+// (gateway-api.md §3.6), minus tokens: tokens live in the secret store.
+//
+// Fields this package does not know are kept and written back, so a config
+// shared with the upstream CLI (or a newer version of ours) loses nothing.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rack-gateway/rack-gateway/platform/paths"
+)
+
+// FileName is the config file inside the config directory.
+const FileName = "config.json"
+
+// Gateway is one rack alias's entry.
+type Gateway struct {
+	URL               string     `json:"url"`
+	Email             string     `json:"email,omitempty"`
+	ExpiresAt         *time.Time `json:"expires_at,omitempty"`
+	SessionID         int64      `json:"session_id,omitempty"`
+	Channel           string     `json:"channel,omitempty"`
+	DeviceID          string     `json:"device_id,omitempty"`
+	DeviceName        string     `json:"device_name,omitempty"`
+	MFAVerified       bool       `json:"mfa_verified,omitempty"`
+	MFAPreference     string     `json:"mfa_preference,omitempty"`
+	NotificationSound string     `json:"notification_sound,omitempty"`
+	SoundVolume       *float64   `json:"sound_volume,omitempty"`
+
+	extra map[string]json.RawMessage
+}
+
+// Config is the whole file.
+type Config struct {
+	Current           string              `json:"current,omitempty"`
+	Gateways          map[string]*Gateway `json:"gateways"`
+	MachineID         string              `json:"machine_id,omitempty"`
+	MFAPreference     string              `json:"mfa_preference,omitempty"`
+	NotificationSound string              `json:"notification_sound,omitempty"`
+	SoundVolume       *float64            `json:"sound_volume,omitempty"`
+	AllRacksExclude   []string            `json:"all_racks_exclude,omitempty"`
+
+	extra map[string]json.RawMessage
+}
+
+// Load reads dir/config.json. A missing file is an empty config. Tokens the
+// upstream CLI stored in the file are returned separately (rack → token) so
+// the caller can move them into the secret store and Save the file without
+// them. Load also assigns machine_id and mfa_preference the way upstream does
+// on first load; the caller should Save when changed is true.
+func Load(dir string) (cfg *Config, tokens map[string]string, changed bool, err error) {
+	cfg = &Config{Gateways: map[string]*Gateway{}}
+	tokens = map[string]string{}
+	data, err := os.ReadFile(filepath.Join(dir, FileName))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Nothing yet.
+	case err != nil:
+		return nil, nil, false, fmt.Errorf("read config: %w", err)
+	default:
+		if err := cfg.decode(data, tokens); err != nil {
+			return nil, nil, false, fmt.Errorf("config %s is not valid JSON: %w", filepath.Join(dir, FileName), err)
+		}
+	}
+	if cfg.MachineID == "" {
+		cfg.MachineID = uuid.NewString()
+		changed = true
+	}
+	if _, err := uuid.Parse(cfg.MachineID); err != nil {
+		// The server answers 500 to a non-UUID device_id (gateway-api.md §3.3).
+		cfg.MachineID = uuid.NewString()
+		changed = true
+	}
+	if cfg.MFAPreference == "" {
+		cfg.MFAPreference = "default"
+		changed = true
+	}
+	if len(tokens) > 0 {
+		changed = true
+	}
+	return cfg, tokens, changed, nil
+}
+
+func (c *Config) decode(data []byte, tokens map[string]string) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	type plain Config
+	if err := json.Unmarshal(data, (*plain)(c)); err != nil {
+		return err
+	}
+	if c.Gateways == nil {
+		c.Gateways = map[string]*Gateway{}
+	}
+	c.extra = without(raw, knownConfigKeys)
+	var gws map[string]map[string]json.RawMessage
+	if g, ok := raw["gateways"]; ok {
+		if err := json.Unmarshal(g, &gws); err != nil {
+			return err
+		}
+	}
+	for name, fields := range gws {
+		gw := c.Gateways[name]
+		if gw == nil {
+			continue
+		}
+		if t, ok := fields["token"]; ok {
+			var tok string
+			if json.Unmarshal(t, &tok) == nil && tok != "" {
+				tokens[name] = tok
+			}
+		}
+		gw.extra = without(fields, knownGatewayKeys)
+	}
+	return nil
+}
+
+var knownConfigKeys = []string{"current", "gateways", "machine_id", "mfa_preference", "notification_sound", "sound_volume", "all_racks_exclude"}
+
+// "token" is known so that it is dropped, never written back.
+var knownGatewayKeys = []string{"url", "token", "email", "expires_at", "session_id", "channel", "device_id", "device_name", "mfa_verified", "mfa_preference", "notification_sound", "sound_volume"}
+
+func without(m map[string]json.RawMessage, keys []string) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for _, k := range keys {
+		delete(out, k)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// Marshal encodes the config, merging back unknown fields. It never contains
+// a token because Gateway has no token field.
+func (c *Config) Marshal() ([]byte, error) {
+	type plain Config
+	base, err := json.Marshal((*plain)(c))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(base, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range c.extra {
+		m[k] = v
+	}
+	gws := map[string]json.RawMessage{}
+	for name, gw := range c.Gateways {
+		b, err := gw.marshal()
+		if err != nil {
+			return nil, err
+		}
+		gws[name] = b
+	}
+	m["gateways"], _ = json.Marshal(gws)
+	return json.MarshalIndent(m, "", "  ")
+}
+
+func (g *Gateway) marshal() ([]byte, error) {
+	type plain Gateway
+	base, err := json.Marshal((*plain)(g))
+	if err != nil || len(g.extra) == 0 {
+		return base, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(base, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range g.extra {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+// Save writes dir/config.json atomically with mode 0600 in a 0700 directory,
+// and removes the upstream CLI's legacy "current" file as upstream does.
+func (c *Config) Save(dir string) error {
+	if err := paths.EnsurePrivateDir(dir); err != nil {
+		return err
+	}
+	data, err := c.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := paths.WriteFileAtomic(filepath.Join(dir, FileName), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	_ = os.Remove(filepath.Join(dir, "current"))
+	return nil
+}
+
+// Names returns the rack aliases in a stable order.
+func (c *Config) Names() []string {
+	names := make([]string, 0, len(c.Gateways))
+	for n := range c.Gateways {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

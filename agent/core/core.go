@@ -1,0 +1,93 @@
+// Package core holds the agent's long-lived state: one Profile per config
+// directory (config.json plus its secret store and cached tokens) and one
+// keep-alive HTTP client per gateway.
+package core
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/platform/secrets"
+)
+
+// Core is the agent's state. It is safe for concurrent use by many
+// commands.
+type Core struct {
+	// Version is the agent's build version.
+	Version string
+	// Log never receives tokens or codes.
+	Log *slog.Logger
+	// OpenStore opens the secret store for a config directory.
+	OpenStore func(configDir string) (secrets.Store, error)
+	// Started is when the agent started.
+	Started time.Time
+
+	mu       sync.Mutex
+	profiles map[string]*Profile
+	clients  map[string]*http.Client
+}
+
+// New returns an empty Core.
+func New(version string, log *slog.Logger, openStore func(string) (secrets.Store, error)) *Core {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if openStore == nil {
+		openStore = func(dir string) (secrets.Store, error) {
+			return secrets.Open(secrets.Options{FileDir: dir})
+		}
+	}
+	return &Core{
+		Version: version, Log: log, OpenStore: openStore, Started: time.Now(),
+		profiles: map[string]*Profile{}, clients: map[string]*http.Client{},
+	}
+}
+
+// Profile returns the profile for a config directory, loading it (and
+// migrating tokens out of config.json) on first use.
+func (c *Core) Profile(dir string) (*Profile, error) {
+	c.mu.Lock()
+	p := c.profiles[dir]
+	c.mu.Unlock()
+	if p != nil {
+		return p, p.reloadIfChanged()
+	}
+	p, err := loadProfile(c, dir)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if existing := c.profiles[dir]; existing != nil {
+		return existing, nil
+	}
+	c.profiles[dir] = p
+	return p, nil
+}
+
+// Profiles returns the loaded profiles.
+func (c *Core) Profiles() []*Profile {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Profile, 0, len(c.profiles))
+	for _, p := range c.profiles {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Gateway returns a client for a gateway URL, sharing keep-alive
+// connections across commands.
+func (c *Core) Gateway(baseURL string) *gateway.Client {
+	c.mu.Lock()
+	hc := c.clients[baseURL]
+	if hc == nil {
+		hc = gateway.NewHTTPClient()
+		c.clients[baseURL] = hc
+	}
+	c.mu.Unlock()
+	return gateway.New(baseURL, hc, "rack-gateway-agent/"+c.Version)
+}

@@ -1,0 +1,184 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rack-gateway/rack-gateway/agent/config"
+	"github.com/rack-gateway/rack-gateway/platform/secrets"
+)
+
+// Profile is one config directory: its config.json, its secret store and an
+// in-memory cache of tokens, so a warm command makes no keyring call.
+type Profile struct {
+	Dir string
+
+	core    *Core
+	mu      sync.Mutex
+	cfg     *config.Config
+	modTime time.Time
+	store   secrets.Store
+	tokens  map[string]string
+	notices []string
+}
+
+func loadProfile(c *Core, dir string) (*Profile, error) {
+	store, err := c.OpenStore(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open secret store: %w", err)
+	}
+	p := &Profile{Dir: dir, core: c, store: store, tokens: map[string]string{}}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.loadLocked(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// loadLocked reads config.json. Tokens the upstream CLI left in it move into
+// the secret store first and only then disappear from the file, so a failure
+// in between loses nothing.
+func (p *Profile) loadLocked() error {
+	cfg, tokens, changed, err := config.Load(p.Dir)
+	if err != nil {
+		return err
+	}
+	for rack, tok := range tokens {
+		if err := p.store.Set(p.account(rack), tok); err != nil {
+			return fmt.Errorf("move the token for %s from config.json into the %s: %w", rack, p.store.Kind(), err)
+		}
+		p.tokens[rack] = tok
+		p.notices = append(p.notices, fmt.Sprintf(
+			"Notice: moved the session token for %s out of %s into the %s.",
+			rack, filepath.Join(p.Dir, config.FileName), p.store.Describe()))
+		p.core.Log.Info("migrated token from config.json", "rack", rack, "store", p.store.Kind())
+	}
+	if changed {
+		if err := cfg.Save(p.Dir); err != nil {
+			return err
+		}
+	}
+	p.cfg = cfg
+	p.modTime = p.stat()
+	return nil
+}
+
+func (p *Profile) stat() time.Time {
+	st, err := os.Stat(filepath.Join(p.Dir, config.FileName))
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
+}
+
+// reloadIfChanged picks up edits made by another program (or the upstream
+// CLI) since the last load.
+func (p *Profile) reloadIfChanged() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stat().Equal(p.modTime) {
+		return nil
+	}
+	return p.loadLocked()
+}
+
+// account is the keyring account for a rack. The default config directory
+// uses the bare rack alias (DESIGN.md §3); other directories are namespaced
+// so that two configs with the same alias never share a token.
+func (p *Profile) account(rack string) string {
+	if def, err := defaultConfigDir(); err == nil && filepath.Clean(def) == filepath.Clean(p.Dir) {
+		return rack
+	}
+	return rack + "@" + p.Dir
+}
+
+// Config returns a deep-enough copy of the config for reading.
+func (p *Profile) Config() config.Config {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := *p.cfg
+	c.Gateways = make(map[string]*config.Gateway, len(p.cfg.Gateways))
+	for k, v := range p.cfg.Gateways {
+		g := *v
+		c.Gateways[k] = &g
+	}
+	return c
+}
+
+// Update changes the config under the profile lock and saves it.
+func (p *Profile) Update(fn func(cfg *config.Config) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := fn(p.cfg); err != nil {
+		return err
+	}
+	if err := p.cfg.Save(p.Dir); err != nil {
+		return err
+	}
+	p.modTime = p.stat()
+	return nil
+}
+
+// Token returns the rack's session token, or "" when there is none.
+func (p *Profile) Token(rack string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.tokens[rack]; ok {
+		return t, nil
+	}
+	t, err := p.store.Get(p.account(rack))
+	if errors.Is(err, secrets.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read token from the %s: %w", p.store.Describe(), err)
+	}
+	p.tokens[rack] = t
+	return t, nil
+}
+
+// SetToken stores a rack's session token.
+func (p *Profile) SetToken(rack, token string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.store.Set(p.account(rack), token); err != nil {
+		return fmt.Errorf("save token in the %s: %w", p.store.Describe(), err)
+	}
+	p.tokens[rack] = token
+	return nil
+}
+
+// DeleteToken forgets a rack's session token.
+func (p *Profile) DeleteToken(rack string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.tokens, rack)
+	if err := p.store.Delete(p.account(rack)); err != nil {
+		return fmt.Errorf("remove token from the %s: %w", p.store.Describe(), err)
+	}
+	return nil
+}
+
+// HasToken reports whether a token is cached or stored, without an error.
+func (p *Profile) HasToken(rack string) bool {
+	t, err := p.Token(rack)
+	return err == nil && t != ""
+}
+
+// StoreDescription says where tokens live, for `rack` and `agent status`.
+func (p *Profile) StoreDescription() string { return p.store.Describe() }
+
+// TakeNotices returns one-time notices (such as a token migration) and
+// forgets them, so each is shown once.
+func (p *Profile) TakeNotices() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.notices
+	p.notices = nil
+	return n
+}

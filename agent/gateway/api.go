@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// LoginStart is the answer of POST /api/v1/auth/cli/start.
+type LoginStart struct {
+	AuthURL      string `json:"auth_url"`
+	State        string `json:"state"`
+	CodeVerifier string `json:"code_verifier"`
+}
+
+// StartLogin begins a CLI login (gateway-api.md §3.2).
+func (c *Client) StartLogin(ctx context.Context) (*LoginStart, error) {
+	var out LoginStart
+	if _, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "/api/v1/auth/cli/start", Body: struct{}{}}, &out); err != nil {
+		return nil, err
+	}
+	if out.AuthURL == "" || out.State == "" {
+		return nil, &BadResponseError{URL: c.BaseURL + "/api/v1/auth/cli/start", Status: 200, Detail: "no auth_url or state in the answer"}
+	}
+	return &out, nil
+}
+
+// CompleteRequest is the body of POST /api/v1/auth/cli/complete.
+type CompleteRequest struct {
+	State         string `json:"state"`
+	CodeVerifier  string `json:"code_verifier"`
+	DeviceID      string `json:"device_id,omitempty"`
+	DeviceName    string `json:"device_name,omitempty"`
+	DeviceOS      string `json:"device_os,omitempty"`
+	ClientVersion string `json:"client_version,omitempty"`
+}
+
+// LoginResult is the 200 answer of complete (CLILoginResponse).
+type LoginResult struct {
+	Token              string    `json:"token"`
+	Email              string    `json:"email"`
+	Name               string    `json:"name"`
+	ExpiresAt          time.Time `json:"expires_at"`
+	SessionID          int64     `json:"session_id"`
+	Channel            string    `json:"channel"`
+	DeviceID           string    `json:"device_id"`
+	DeviceName         string    `json:"device_name"`
+	MFAVerified        bool      `json:"mfa_verified"`
+	MFARequired        bool      `json:"mfa_required"`
+	EnrollmentRequired bool      `json:"enrollment_required"`
+}
+
+// CompleteLogin polls once. It returns (nil, nil) while the login is pending
+// (202).
+func (c *Client) CompleteLogin(ctx context.Context, req CompleteRequest) (*LoginResult, error) {
+	var out LoginResult
+	status, err := c.Do(ctx, Request{
+		Method: http.MethodPost, Path: "/api/v1/auth/cli/complete", Body: req,
+		OK: []int{http.StatusOK, http.StatusAccepted},
+	}, &out)
+	if err != nil {
+		return nil, err
+	}
+	if status == http.StatusAccepted {
+		return nil, nil
+	}
+	if out.Token == "" {
+		return nil, &BadResponseError{URL: c.BaseURL + "/api/v1/auth/cli/complete", Status: status, Detail: "no token in the answer"}
+	}
+	return &out, nil
+}
+
+// Logout revokes the session on the server (gateway-api.md §3.5). The
+// server answers 302 to the web login page, which is not followed.
+func (c *Client) Logout(ctx context.Context, token string) error {
+	_, err := c.Do(ctx, Request{
+		Method: http.MethodGet, Path: "/api/v1/auth/web/logout", Token: token,
+		OK: []int{http.StatusFound, http.StatusSeeOther, http.StatusOK, http.StatusNoContent},
+	}, nil)
+	return err
+}
+
+// MFAMethod is one enrolled factor.
+type MFAMethod struct {
+	ID         int64  `json:"id"`
+	Type       string `json:"type"`
+	Label      string `json:"label"`
+	CLICapable bool   `json:"cli_capable"`
+}
+
+// MFAStatus is the answer of GET /api/v1/auth/mfa/status (§4.2).
+type MFAStatus struct {
+	Enrolled              bool        `json:"enrolled"`
+	Required              bool        `json:"required"`
+	Methods               []MFAMethod `json:"methods"`
+	RecentStepUpExpiresAt *time.Time  `json:"recent_step_up_expires_at,omitempty"`
+	PreferredMethod       string      `json:"preferred_method,omitempty"`
+	WebAuthnAvailable     bool        `json:"webauthn_available"`
+}
+
+// MFAStatus reads the session's MFA state. It never extends the window.
+func (c *Client) MFAStatus(ctx context.Context, token string) (*MFAStatus, error) {
+	var out MFAStatus
+	if _, err := c.Do(ctx, Request{Method: http.MethodGet, Path: "/api/v1/auth/mfa/status", Token: token}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Info is the answer of GET /api/v1/info (§5.1).
+type Info struct {
+	User struct {
+		Email                 string     `json:"email"`
+		Name                  string     `json:"name"`
+		Roles                 []string   `json:"roles"`
+		MFAEnrolled           bool       `json:"mfa_enrolled"`
+		MFARequired           bool       `json:"mfa_required"`
+		PreferredMFAMethod    string     `json:"preferred_mfa_method,omitempty"`
+		RecentStepUpExpiresAt *time.Time `json:"recent_step_up_expires_at,omitempty"`
+	} `json:"user"`
+	Rack struct {
+		Name  string `json:"name"`
+		Alias string `json:"alias"`
+		Host  string `json:"host"`
+	} `json:"rack"`
+	Version struct {
+		Version    string `json:"version"`
+		CommitHash string `json:"commit_hash"`
+	} `json:"version"`
+}
+
+// Info fetches the gateway and user profile.
+func (c *Client) Info(ctx context.Context, token string) (*Info, error) {
+	var out Info
+	if _, err := c.Do(ctx, Request{Method: http.MethodGet, Path: "/api/v1/info", Token: token}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

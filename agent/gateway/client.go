@@ -1,0 +1,253 @@
+// Package gateway is a small typed client for the rack-gateway server's
+// native API (gateway-api.md §3–§5): login, logout, MFA status and info.
+//
+// Every call has a deadline, TLS is always verified (custom CAs come through
+// SSL_CERT_FILE), redirects are never followed, no Origin or cookie is sent,
+// and errors keep the server's words.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// CallTimeout bounds every non-streaming request.
+const CallTimeout = 30 * time.Second
+
+// DialTimeout bounds connecting, so a gateway that refuses or drops
+// connections is reported within seconds, not after CallTimeout.
+const DialTimeout = 5 * time.Second
+
+// NormalizeURL applies the upstream CLI's rules (https:// when no scheme,
+// no trailing slash) and rejects what cannot be a gateway base URL.
+func NormalizeURL(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", errors.New("gateway URL is empty")
+	}
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("invalid gateway URL %q: %v", raw, err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "", fmt.Errorf("invalid gateway URL %q: scheme must be https (or http for local development)", raw)
+	}
+	if u.Hostname() == "" {
+		return "", fmt.Errorf("invalid gateway URL %q: no host", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("invalid gateway URL %q: must not contain credentials, a query or a fragment", raw)
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+// NewHTTPClient returns the HTTP client used for one gateway: keep-alive
+// connections, verified TLS, bounded dial and header waits, no redirects.
+func NewHTTPClient() *http.Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: CallTimeout,
+	}
+	return &http.Client{
+		Transport: tr,
+		// The logout endpoint answers 302 to the web app; following it would
+		// only fetch HTML. No native call needs a redirect.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Client talks to one gateway.
+type Client struct {
+	BaseURL   string
+	HTTP      *http.Client
+	UserAgent string
+}
+
+// New returns a client for baseURL (already normalized).
+func New(baseURL string, hc *http.Client, userAgent string) *Client {
+	if hc == nil {
+		hc = NewHTTPClient()
+	}
+	return &Client{BaseURL: baseURL, HTTP: hc, UserAgent: userAgent}
+}
+
+// APIError is a non-success answer from the gateway.
+type APIError struct {
+	Method, URL string
+	Status      int
+	Code        string // JSON "error"
+	Message     string // JSON "message"
+	Body        string // trimmed raw body when it was not JSON
+	Header      http.Header
+}
+
+// Text is what the server meant to tell the user: message, else error, else
+// the raw body (gateway-api.md §8.1).
+func (e *APIError) Text() string {
+	switch {
+	case e.Message != "":
+		return e.Message
+	case e.Code != "":
+		return e.Code
+	case e.Body != "":
+		return e.Body
+	default:
+		return fmt.Sprintf("HTTP %d", e.Status)
+	}
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("gateway answered %d: %s", e.Status, e.Text())
+}
+
+// NetError means the gateway could not be reached or did not answer.
+type NetError struct {
+	URL string
+	Err error
+}
+
+func (e *NetError) Error() string {
+	return fmt.Sprintf("cannot reach the gateway at %s: %v", e.URL, e.Err)
+}
+
+func (e *NetError) Unwrap() error { return e.Err }
+
+// BadResponseError means the gateway answered success with a body we could
+// not decode: usually the URL points at something that is not a gateway.
+type BadResponseError struct {
+	URL    string
+	Status int
+	Detail string
+}
+
+func (e *BadResponseError) Error() string {
+	return fmt.Sprintf("unexpected response from %s (HTTP %d): %s; is this a rack-gateway URL?", e.URL, e.Status, e.Detail)
+}
+
+// Request describes one call.
+type Request struct {
+	Method string
+	Path   string // starting with /api/v1/
+	Token  string // bearer credential; empty for the login legs
+	Body   any    // JSON-encoded when non-nil
+	Header http.Header
+	// OK lists the statuses that count as success; default 200.
+	OK []int
+}
+
+// Do performs r and decodes a successful JSON body into out (when out is
+// non-nil). It returns the status so callers can tell 200 from 202.
+func (c *Client) Do(ctx context.Context, r Request, out any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
+	full := c.BaseURL + r.Path
+	var body io.Reader = http.NoBody
+	if r.Body != nil {
+		b, err := json.Marshal(r.Body)
+		if err != nil {
+			return 0, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, full, body)
+	if err != nil {
+		return 0, fmt.Errorf("build request: %w", err)
+	}
+	for k, v := range r.Header {
+		req.Header[k] = v
+	}
+	if r.Body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	if r.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return 0, ctx.Err()
+		}
+		return 0, &NetError{URL: c.BaseURL, Err: unwrapURLError(err)}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return resp.StatusCode, &NetError{URL: c.BaseURL, Err: err}
+	}
+	ok := r.OK
+	if len(ok) == 0 {
+		ok = []int{http.StatusOK}
+	}
+	for _, s := range ok {
+		if resp.StatusCode != s {
+			continue
+		}
+		if out != nil && resp.StatusCode != http.StatusNoContent && resp.StatusCode/100 == 2 {
+			if err := json.Unmarshal(data, out); err != nil {
+				return resp.StatusCode, &BadResponseError{URL: full, Status: resp.StatusCode, Detail: "body is not the expected JSON (" + snippet(data) + ")"}
+			}
+		}
+		return resp.StatusCode, nil
+	}
+	return resp.StatusCode, newAPIError(r.Method, full, resp, data)
+}
+
+func newAPIError(method, u string, resp *http.Response, data []byte) *APIError {
+	e := &APIError{Method: method, URL: u, Status: resp.StatusCode, Header: resp.Header}
+	var j struct {
+		Error   any    `json:"error"`
+		Message string `json:"message"`
+	}
+	trimmed := strings.TrimSpace(string(data))
+	if json.Unmarshal(data, &j) == nil {
+		if s, ok := j.Error.(string); ok {
+			e.Code = s
+		}
+		e.Message = j.Message
+	}
+	if e.Code == "" && e.Message == "" {
+		e.Body = snippetN(trimmed, 300)
+	}
+	return e
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func snippet(b []byte) string { return snippetN(strings.TrimSpace(string(b)), 80) }
+
+func snippetN(s string, n int) string {
+	if s == "" {
+		return "empty body"
+	}
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

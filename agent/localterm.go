@@ -1,0 +1,72 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/platform/browser"
+	"github.com/rack-gateway/rack-gateway/platform/tty"
+)
+
+// localTerm is the terminal of `rack-gateway-agent exec`: plain stdio in
+// this process, prompts on /dev/tty, actions done directly.
+type localTerm struct {
+	in       io.Reader
+	out, err io.Writer
+	inv      *ipc.Invocation
+	promptMu sync.Mutex
+}
+
+func (t *localTerm) Stdin() io.Reader  { return t.in }
+func (t *localTerm) Stdout() io.Writer { return t.out }
+func (t *localTerm) Stderr() io.Writer { return t.err }
+func (t *localTerm) TTY() ipc.TTYState { return t.inv.TTY }
+func (t *localTerm) CanPrompt() bool   { return t.inv.CanPrompt }
+func (t *localTerm) Size() ipc.WinSize {
+	if c, r, ok := tty.Size(os.Stdout); ok {
+		return ipc.WinSize{Cols: c, Rows: r}
+	}
+	return ipc.WinSize{}
+}
+
+func (t *localTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
+	if !t.inv.CanPrompt {
+		return "", ipc.Errorf(ipc.CodeStepUpRequired, "cannot prompt: no interactive terminal")
+	}
+	t.promptMu.Lock()
+	defer t.promptMu.Unlock()
+	type res struct {
+		v   string
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		v, err := tty.Ask(t.err, p.Text, p.Secret)
+		ch <- res{v, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return "", ipc.Errorf(ipc.CodeInterrupted, "no answer: %v", r.err)
+		}
+		return r.v, nil
+	case <-ctx.Done():
+		return "", ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+	}
+}
+
+func (t *localTerm) Do(ctx context.Context, a ipc.Action) (ipc.ActionResult, error) {
+	switch a.Kind {
+	case ipc.ActionOpenURL:
+		if err := browser.Open(ctx, a.URL); err != nil {
+			return ipc.ActionResult{ID: a.ID, Error: err.Error()}, nil
+		}
+		return ipc.ActionResult{ID: a.ID}, nil
+	default:
+		return ipc.ActionResult{}, errors.New("unsupported action " + a.Kind)
+	}
+}

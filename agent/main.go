@@ -1,0 +1,164 @@
+// Package agent is the rack-gateway-agent program: the per-user daemon that
+// owns sessions and runs commands (`run`), and the in-process runner used
+// with API tokens and --no-agent (`exec`).
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands"
+	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/agent/server"
+	"github.com/rack-gateway/rack-gateway/internal/buildinfo"
+	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/platform/harden"
+	"github.com/rack-gateway/rack-gateway/platform/paths"
+	"github.com/rack-gateway/rack-gateway/platform/tty"
+)
+
+const usage = `Usage:
+  rack-gateway-agent run            run the agent in the foreground
+  rack-gateway-agent exec -- ARGV   run one rack-gateway command in-process
+  rack-gateway-agent version        print the version
+
+The agent normally starts on demand when you run rack-gateway.
+`
+
+// Main is the whole program; it returns the exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ipc.ExitUsage
+	}
+	switch args[0] {
+	case "run":
+		return runDaemon(args[1:], stderr)
+	case "exec":
+		rest := args[1:]
+		if len(rest) > 0 && rest[0] == "--" {
+			rest = rest[1:]
+		}
+		return runExec(rest, stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "rack-gateway-agent %s\n", buildinfo.String())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "Error: unknown command %q\n%s", args[0], usage)
+		return ipc.ExitUsage
+	}
+}
+
+func runDaemon(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] != "--foreground" {
+		fmt.Fprintf(stderr, "Error: unexpected argument %q\n%s", args[0], usage)
+		return ipc.ExitUsage
+	}
+	fail := func(e *ipc.Error) int {
+		fmt.Fprint(stderr, "rack-gateway-agent: "+e.Render()[len("Error: "):])
+		return ipc.ExitStatus(e.Code)
+	}
+	if err := harden.Process(); err != nil {
+		fmt.Fprintf(stderr, "rack-gateway-agent: warning: could not harden the process: %v\n", err)
+	}
+	log, closeLog, err := openLog(stderr)
+	if err != nil {
+		return fail(ipc.Errorf(ipc.CodeInternal, "%v", err))
+	}
+	defer closeLog()
+	sock, err := ipc.SocketPath()
+	if err != nil {
+		return fail(ipc.Errorf(ipc.CodeInternal, "%v", err))
+	}
+	c := core.New(buildinfo.Version, log, nil)
+	ln, err := ipc.Listen(sock, ipc.ListenOptions{OnReject: server.RejectPeer(log)})
+	if errors.Is(err, ipc.ErrAgentRunning) {
+		pid := ""
+		if st, err := ipc.NewClient(sock).Status(context.Background()); err == nil {
+			pid = fmt.Sprintf(" (pid %d)", st.PID)
+		}
+		return fail(ipc.Errorf(ipc.CodeAgentRunning, "another agent is already running%s on %s", pid, sock).
+			WithHint("Stop it first with 'rack-gateway agent stop'."))
+	}
+	if err != nil {
+		return fail(ipc.Errorf(ipc.CodeInternal, "listen on %s: %v", sock, err))
+	}
+	// Load the default config now so tokens the upstream CLI left in
+	// config.json move into the keyring at start, not at first use.
+	if dir, err := core.DefaultConfigDir(); err == nil {
+		if _, err := os.Stat(dir); err == nil {
+			if _, err := c.Profile(dir); err != nil {
+				log.Warn("could not load the default config", "err", err)
+			}
+		}
+	}
+	srv := server.New(c, sock, log)
+	log.Info("agent started", "pid", os.Getpid(), "version", buildinfo.Version, "socket", sock)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	select {
+	case s := <-sigs:
+		log.Info("stopping on signal", "signal", s.String())
+	case <-srv.Stopping():
+		log.Info("stopping on request")
+	case err := <-serveErr:
+		log.Error("server failed", "err", err)
+		return fail(ipc.Errorf(ipc.CodeInternal, "serve: %v", err))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	log.Info("agent stopped")
+	return 0
+}
+
+// openLog opens the agent log: $XDG_STATE_HOME/rack-gateway/agent.log. The
+// log records commands and outcomes, never arguments, tokens or codes.
+func openLog(stderr io.Writer) (*slog.Logger, func(), error) {
+	p, err := paths.AgentLogPath()
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open log %s: %w", p, err)
+	}
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo})), func() { f.Close() }, nil
+}
+
+func runExec(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cwd, _ := os.Getwd()
+	inv := &ipc.Invocation{
+		Argv: argv, Cwd: cwd, Env: ipc.ForwardedEnv(os.Environ()), PID: os.Getpid(),
+		Version: buildinfo.Version,
+		TTY:     ipc.TTYState{Stdin: tty.IsTerminal(os.Stdin), Stdout: tty.IsTerminal(os.Stdout), Stderr: tty.IsTerminal(os.Stderr)},
+	}
+	inv.CanPrompt = inv.TTY.Stdin && os.Getenv("RACK_GATEWAY_NONINTERACTIVE") != "1"
+	// exec runs for one command: a plain logger on nothing; the user sees
+	// what matters on stderr.
+	c := core.New(buildinfo.Version, nil, nil)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	t := &localTerm{in: stdin, out: stdout, err: stderr, inv: inv}
+	status, err := commands.Run(ctx, &commands.Env{Core: c, Mode: commands.ModeExec}, inv, t)
+	if err != nil {
+		e := ipc.AsError(err)
+		fmt.Fprint(stderr, e.Render())
+		return ipc.ExitStatus(e.Code)
+	}
+	return status
+}

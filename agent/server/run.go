@@ -1,0 +1,106 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  32 << 10,
+	WriteBufferSize: 32 << 10,
+	// guard already refused any request with an Origin header.
+	CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "" },
+}
+
+// handleRun carries one CLI invocation over a websocket: the invocation
+// first, then stream frames and control messages until the exit message.
+func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		writeError(w, http.StatusBadRequest, ipc.Errorf(ipc.CodeBadRequest, "%s needs a websocket upgrade", ipc.PathRun))
+		return
+	}
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.runs.Add(1)
+	defer s.runs.Done()
+	defer conn.Close()
+
+	conn.SetReadLimit(1 << 20)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var inv ipc.Invocation
+	if err := conn.ReadJSON(&inv); err != nil {
+		s.Log.Warn("bad invocation", "err", err)
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t := newWSTerm(conn, &inv, cancel)
+	go t.readLoop()
+
+	stopAfter := false
+	env := &commands.Env{
+		Core: s.Core, Mode: commands.ModeDaemon, Socket: s.Socket,
+		Shutdown: func() { stopAfter = true },
+	}
+	peer, _ := peerOf(r)
+	start := time.Now()
+	status, runErr := commands.Run(ctx, env, &inv, t)
+	exit := &ipc.Exit{Status: status}
+	if runErr != nil {
+		exit.Error = ipc.AsError(runErr)
+		exit.Status = ipc.ExitStatus(exit.Error.Code)
+	}
+	s.Log.Info("run", "cmd", commandWord(inv.Argv), "caller_pid", inv.PID, "peer_pid", peer.PID,
+		"status", exit.Status, "code", codeOf(exit.Error), "ms", time.Since(start).Milliseconds())
+	t.finish(exit)
+	if stopAfter {
+		s.Stop()
+	}
+}
+
+// commandWord is the command name for the log. Arguments are never logged:
+// they can carry secrets (env values, codes).
+func commandWord(argv []string) string {
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		if strings.HasPrefix(a, "-") {
+			if a == "-r" || a == "--rack" || a == "--config" || a == "--api-token" || a == "--mfa-code" || a == "--mfa-method" {
+				i++
+			}
+			continue
+		}
+		if len(a) > 32 {
+			return "?"
+		}
+		return a
+	}
+	return ""
+}
+
+func codeOf(e *ipc.Error) string {
+	if e == nil {
+		return ""
+	}
+	return e.Code
+}
+
+// writeControl is shared by the terminal and tests.
+func writeControl(t *wsTerm, c *ipc.Control) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return t.write(websocket.TextMessage, b)
+}

@@ -1,0 +1,192 @@
+// Package server is the agent's local API: HTTP+JSON (and websocket streams)
+// on the agent's socket under /v1/. Handlers are thin adapters over the
+// core state and the commands package.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rack-gateway/rack-gateway/agent/config"
+	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// Server serves the local API on one listener.
+type Server struct {
+	Core   *core.Core
+	Socket string
+	Log    *slog.Logger
+
+	http     *http.Server
+	stopOnce sync.Once
+	stop     chan struct{}
+	runs     sync.WaitGroup
+}
+
+// New returns a server; call Serve.
+func New(c *core.Core, socket string, log *slog.Logger) *Server {
+	s := &Server{Core: c, Socket: socket, Log: log, stop: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+ipc.PathRun, s.handleRun)
+	mux.HandleFunc("POST "+ipc.PathRun, s.handleRun)
+	mux.HandleFunc("GET "+ipc.PathStatus, s.handleStatus)
+	mux.HandleFunc("POST "+ipc.PathShutdown, s.handleShutdown)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, ipc.Errorf(ipc.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	s.http = &http.Server{
+		Handler:           s.guard(mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if pc, ok := c.(*ipc.Conn); ok {
+				return context.WithValue(ctx, peerKey{}, pc.Peer)
+			}
+			return ctx
+		},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+type peerKey struct{}
+
+// peerOf returns the connection's peer credentials, if known.
+func peerOf(r *http.Request) (ipc.PeerCred, bool) {
+	p, ok := r.Context().Value(peerKey{}).(ipc.PeerCred)
+	return p, ok
+}
+
+// guard applies the rules every request obeys: the peer must be this user,
+// browsers are refused, and every response says who answered.
+func (s *Server) guard(next http.Handler) http.Handler {
+	uid := os.Getuid()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(ipc.HeaderVersion, s.Core.Version)
+		w.Header().Set(ipc.HeaderCapability, strconv.Itoa(ipc.Capability))
+		// The listener already refuses other uids; this is the second
+		// lock on the same door, for listeners that carry no credentials.
+		if p, ok := peerOf(r); !ok || (uid >= 0 && p.UID != uid) {
+			writeError(w, http.StatusForbidden, ipc.Errorf(ipc.CodeForbidden, "connection refused: not the agent's user"))
+			return
+		}
+		// A browser can be tricked into talking to local sockets through
+		// proxies; nothing legitimate here sends these headers.
+		if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
+			writeError(w, http.StatusForbidden, ipc.Errorf(ipc.CodeForbidden, "browser requests are not allowed"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Serve serves until Stop; it returns nil after a clean stop.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.http.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Stop asks the server to stop; Done is closed when it has.
+func (s *Server) Stop() { s.stopOnce.Do(func() { close(s.stop) }) }
+
+// Stopping is closed when a stop was requested.
+func (s *Server) Stopping() <-chan struct{} { return s.stop }
+
+// Shutdown stops accepting, then waits (bounded by ctx) for running
+// commands to finish.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() { s.runs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return err
+}
+
+func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"stopping": true, "pid": os.Getpid()})
+	s.Log.Info("shutdown requested over the API")
+	s.Stop()
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	st := ipc.Status{
+		Version: s.Core.Version, Capability: ipc.Capability, PID: os.Getpid(),
+		StartedAt: s.Core.Started, Socket: s.Socket, Racks: []ipc.RackStatus{},
+	}
+	profiles := s.Core.Profiles()
+	// Include the default config even before any command used it, but only
+	// if it exists: a status read must not create files.
+	if def, err := core.DefaultConfigDir(); err == nil {
+		if _, err := os.Stat(filepath.Join(def, config.FileName)); err == nil {
+			if p, err := s.Core.Profile(def); err == nil {
+				profiles = appendUnique(profiles, p)
+			}
+		}
+	}
+	sort.Slice(profiles, func(i, j int) bool { return profiles[i].Dir < profiles[j].Dir })
+	for _, p := range profiles {
+		if st.SecretStore == "" {
+			st.SecretStore = p.StoreDescription()
+		}
+		cfg := p.Config()
+		for _, name := range cfg.Names() {
+			g := cfg.Gateways[name]
+			rs := ipc.RackStatus{Name: name, URL: g.URL, Current: name == cfg.Current, ConfigDir: p.Dir}
+			if p.HasToken(name) {
+				rs.LoggedIn = true
+				rs.Email = g.Email
+				rs.ExpiresAt = g.ExpiresAt
+			}
+			st.Racks = append(st.Racks, rs)
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func appendUnique(ps []*core.Profile, p *core.Profile) []*core.Profile {
+	for _, q := range ps {
+		if q == p {
+			return ps
+		}
+	}
+	return append(ps, p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, e *ipc.Error) {
+	writeJSON(w, status, ipc.ErrorBody{Error: e})
+}
+
+// RejectPeer is the listener's OnReject hook: it tells a process of another
+// user, in plain HTTP, why its connection is closed.
+func RejectPeer(log *slog.Logger) func(net.Conn, ipc.PeerCred) {
+	return func(c net.Conn, p ipc.PeerCred) {
+		log.Warn("refused connection from another user", "uid", p.UID, "pid", p.PID)
+		body := fmt.Sprintf(`{"error":{"code":%q,"message":"connection refused: uid %d is not the agent's owner"}}`+"\n", ipc.CodeForbidden, p.UID)
+		fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	}
+}

@@ -1,0 +1,250 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// wsTerm is a term.Terminal backed by the /v1/run websocket.
+type wsTerm struct {
+	conn   *websocket.Conn
+	inv    *ipc.Invocation
+	cancel context.CancelFunc
+
+	wmu sync.Mutex // gorilla allows one concurrent writer
+
+	stdinR     *io.PipeReader
+	stdinW     *io.PipeWriter
+	stdinAsked atomic.Bool
+
+	size atomic.Pointer[ipc.WinSize]
+
+	mu      sync.Mutex
+	nextID  int
+	prompts map[string]chan ipc.Answer
+	actions map[string]chan ipc.ActionResult
+	gone    chan struct{} // closed when the client disconnects
+}
+
+func newWSTerm(conn *websocket.Conn, inv *ipc.Invocation, cancel context.CancelFunc) *wsTerm {
+	r, w := io.Pipe()
+	t := &wsTerm{
+		conn: conn, inv: inv, cancel: cancel, stdinR: r, stdinW: w,
+		prompts: map[string]chan ipc.Answer{}, actions: map[string]chan ipc.ActionResult{},
+		gone: make(chan struct{}),
+	}
+	sz := ipc.WinSize{}
+	if inv.Size != nil {
+		sz = *inv.Size
+	}
+	t.size.Store(&sz)
+	return t
+}
+
+// readLoop dispatches client frames until the connection ends. A client
+// that goes away cancels the command: nothing runs on for nobody.
+func (t *wsTerm) readLoop() {
+	defer func() {
+		close(t.gone)
+		t.cancel()
+		t.stdinW.CloseWithError(io.ErrUnexpectedEOF)
+	}()
+	for {
+		typ, data, err := t.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		switch typ {
+		case websocket.BinaryMessage:
+			if len(data) == 0 || ipc.Channel(data[0]) != ipc.ChanStdin {
+				continue
+			}
+			if len(data) == 1 {
+				t.stdinW.Close()
+				continue
+			}
+			if _, err := t.stdinW.Write(data[1:]); err != nil {
+				continue // the command stopped reading stdin
+			}
+		case websocket.TextMessage:
+			var c ipc.Control
+			if json.Unmarshal(data, &c) != nil {
+				continue
+			}
+			t.control(&c)
+		}
+	}
+}
+
+func (t *wsTerm) control(c *ipc.Control) {
+	switch c.Type {
+	case ipc.MsgInterrupt:
+		t.cancel()
+	case ipc.MsgResize:
+		if c.Size != nil {
+			sz := *c.Size
+			t.size.Store(&sz)
+		}
+	case ipc.MsgAnswer:
+		if c.Answer == nil {
+			return
+		}
+		t.mu.Lock()
+		ch := t.prompts[c.Answer.ID]
+		delete(t.prompts, c.Answer.ID)
+		t.mu.Unlock()
+		if ch != nil {
+			ch <- *c.Answer
+		}
+	case ipc.MsgActionResult:
+		if c.ActionResult == nil {
+			return
+		}
+		t.mu.Lock()
+		ch := t.actions[c.ActionResult.ID]
+		delete(t.actions, c.ActionResult.ID)
+		t.mu.Unlock()
+		if ch != nil {
+			ch <- *c.ActionResult
+		}
+	}
+}
+
+func (t *wsTerm) write(typ int, data []byte) error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	_ = t.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	return t.conn.WriteMessage(typ, data)
+}
+
+// finish sends the exit message and closes the stream politely, waiting
+// briefly for the client to see it.
+func (t *wsTerm) finish(exit *ipc.Exit) {
+	_ = writeControl(t, &ipc.Control{Type: ipc.MsgExit, Exit: exit})
+	t.wmu.Lock()
+	_ = t.conn.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	t.wmu.Unlock()
+	select {
+	case <-t.gone:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+type chanWriter struct {
+	t  *wsTerm
+	ch ipc.Channel
+}
+
+const maxFrame = 32 << 10
+
+func (w chanWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		chunk := p
+		if len(chunk) > maxFrame {
+			chunk = chunk[:maxFrame]
+		}
+		buf := make([]byte, 1+len(chunk))
+		buf[0] = byte(w.ch)
+		copy(buf[1:], chunk)
+		if err := w.t.write(websocket.BinaryMessage, buf); err != nil {
+			return n, err
+		}
+		n += len(chunk)
+		p = p[len(chunk):]
+	}
+	return n, nil
+}
+
+func (t *wsTerm) Stdout() io.Writer { return chanWriter{t, ipc.ChanStdout} }
+func (t *wsTerm) Stderr() io.Writer { return chanWriter{t, ipc.ChanStderr} }
+
+// Stdin asks the client to start relaying its stdin on first read, so a
+// command that never reads stdin never consumes the user's input.
+func (t *wsTerm) Stdin() io.Reader { return stdinReader{t} }
+
+type stdinReader struct{ t *wsTerm }
+
+func (r stdinReader) Read(p []byte) (int, error) {
+	if r.t.stdinAsked.CompareAndSwap(false, true) {
+		if err := writeControl(r.t, &ipc.Control{Type: ipc.MsgStdinWanted}); err != nil {
+			return 0, err
+		}
+	}
+	return r.t.stdinR.Read(p)
+}
+
+func (t *wsTerm) TTY() ipc.TTYState { return t.inv.TTY }
+func (t *wsTerm) Size() ipc.WinSize { return *t.size.Load() }
+func (t *wsTerm) CanPrompt() bool   { return t.inv.CanPrompt }
+func (t *wsTerm) newID() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.nextID++
+	return strconv.Itoa(t.nextID)
+}
+
+func (t *wsTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
+	if !t.inv.CanPrompt {
+		return "", ipc.Errorf(ipc.CodeStepUpRequired, "cannot prompt: no interactive terminal")
+	}
+	p.ID = t.newID()
+	ch := make(chan ipc.Answer, 1)
+	t.mu.Lock()
+	t.prompts[p.ID] = ch
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.prompts, p.ID)
+		t.mu.Unlock()
+	}()
+	if err := writeControl(t, &ipc.Control{Type: ipc.MsgPrompt, Prompt: &p}); err != nil {
+		return "", ipc.Errorf(ipc.CodeInterrupted, "terminal went away")
+	}
+	select {
+	case a := <-ch:
+		if a.Error != "" {
+			return "", ipc.Errorf(ipc.CodeInterrupted, "%s", a.Error)
+		}
+		return a.Value, nil
+	case <-ctx.Done():
+		return "", ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+	case <-t.gone:
+		return "", ipc.Errorf(ipc.CodeInterrupted, "terminal went away")
+	}
+}
+
+func (t *wsTerm) Do(ctx context.Context, a ipc.Action) (ipc.ActionResult, error) {
+	a.ID = t.newID()
+	ch := make(chan ipc.ActionResult, 1)
+	t.mu.Lock()
+	t.actions[a.ID] = ch
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.actions, a.ID)
+		t.mu.Unlock()
+	}()
+	if err := writeControl(t, &ipc.Control{Type: ipc.MsgAction, Action: &a}); err != nil {
+		return ipc.ActionResult{}, errors.New("terminal went away")
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-ctx.Done():
+		return ipc.ActionResult{}, ctx.Err()
+	case <-t.gone:
+		return ipc.ActionResult{}, errors.New("terminal went away")
+	}
+}

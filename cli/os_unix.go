@@ -1,0 +1,23 @@
+//go:build !windows
+
+package cli
+
+import (
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+)
+
+// detach puts the agent in its own session so it outlives this terminal
+// and never receives its Ctrl-C.
+func detach(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} }
+
+// execProcess replaces this process; it only returns on failure.
+func execProcess(bin string, argv []string) (int, error) {
+	return 0, syscall.Exec(bin, argv, os.Environ())
+}
+
+func notifyResize(c chan<- os.Signal) { signal.Notify(c, syscall.SIGWINCH) }
+
+func isResize(s os.Signal) bool { return s == syscall.SIGWINCH }

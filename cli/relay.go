@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/platform/browser"
+	"github.com/rack-gateway/rack-gateway/platform/tty"
+)
+
+// relay runs one command in the agent and mirrors it on this terminal.
+func relay(ctx context.Context, args []string, s Streams) (int, error) {
+	sock, err := ipc.SocketPath()
+	if err != nil {
+		return 0, ipc.Errorf(ipc.CodeAgentUnavailable, "%v", err)
+	}
+	conn, err := connect(ctx, sock)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	r := &relayer{conn: conn, s: s}
+	if err := conn.WriteJSON(invocation(args, s)); err != nil {
+		return 0, lostAgent(err)
+	}
+	stopSignals := r.watchSignals()
+	defer stopSignals()
+	return r.loop()
+}
+
+// connect dials the agent's run endpoint, starting the agent when nothing
+// answers.
+func connect(ctx context.Context, sock string) (*websocket.Conn, error) {
+	var started *spawned
+	d := &websocket.Dialer{
+		HandshakeTimeout: 5 * time.Second,
+		ReadBufferSize:   32 << 10, WriteBufferSize: 32 << 10,
+		NetDialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			c, err := ipc.Dial(ctx, sock)
+			if err == nil || !ipc.IsNotRunning(err) {
+				return c, err
+			}
+			started, err = startAgent()
+			if err != nil {
+				return nil, err
+			}
+			return started.dial(ctx, sock)
+		},
+	}
+	conn, resp, err := d.DialContext(ctx, ipc.WebsocketURL(ipc.PathRun), nil)
+	if err == nil {
+		return conn, nil
+	}
+	var typed *ipc.Error
+	if errors.As(err, &typed) {
+		return nil, typed
+	}
+	if resp != nil {
+		defer resp.Body.Close()
+		var eb ipc.ErrorBody
+		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&eb) == nil && eb.Error != nil {
+			return nil, eb.Error
+		}
+		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent refused the connection (%s)", resp.Status)
+	}
+	if resp == nil && errors.Is(err, websocket.ErrBadHandshake) {
+		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent closed the connection")
+	}
+	return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "cannot reach the agent on %s: %v", sock, err).
+		WithHint("Run 'rack-gateway-agent run' in another terminal to see why, or use --no-agent.")
+}
+
+func lostAgent(err error) *ipc.Error {
+	return ipc.Errorf(ipc.CodeAgentUnavailable, "lost the connection to the agent: %v", err).
+		WithHint("The command may not have finished; check with 'rack-gateway agent status'.")
+}
+
+type relayer struct {
+	conn *websocket.Conn
+	s    Streams
+	wmu  sync.Mutex
+
+	stdinOnce sync.Once
+	abandoned atomic.Bool
+}
+
+func (r *relayer) send(typ int, b []byte) error {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	_ = r.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	return r.conn.WriteMessage(typ, b)
+}
+
+func (r *relayer) control(c *ipc.Control) error {
+	return r.send(websocket.TextMessage, ipc.MarshalControl(c))
+}
+
+// loop handles agent messages until the exit message.
+func (r *relayer) loop() (int, error) {
+	for {
+		typ, data, err := r.conn.ReadMessage()
+		if err != nil {
+			if r.abandoned.Load() {
+				return 0, ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+			}
+			return 0, lostAgent(err)
+		}
+		if typ == websocket.BinaryMessage {
+			if len(data) == 0 {
+				continue
+			}
+			switch ipc.Channel(data[0]) {
+			case ipc.ChanStdout:
+				_, _ = r.s.Out.Write(data[1:])
+			case ipc.ChanStderr:
+				_, _ = r.s.Err.Write(data[1:])
+			}
+			continue
+		}
+		var c ipc.Control
+		if err := json.Unmarshal(data, &c); err != nil {
+			continue
+		}
+		switch c.Type {
+		case ipc.MsgExit:
+			if c.Exit == nil {
+				return ipc.ExitError, nil
+			}
+			r.closePolitely()
+			if c.Exit.Error != nil {
+				return 0, c.Exit.Error
+			}
+			return c.Exit.Status, nil
+		case ipc.MsgStdinWanted:
+			r.stdinOnce.Do(func() { go r.pumpStdin() })
+		case ipc.MsgPrompt:
+			if c.Prompt != nil {
+				go r.answer(*c.Prompt)
+			}
+		case ipc.MsgAction:
+			if c.Action != nil {
+				go r.act(*c.Action)
+			}
+		}
+	}
+}
+
+func (r *relayer) closePolitely() {
+	r.wmu.Lock()
+	_ = r.conn.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	r.wmu.Unlock()
+}
+
+// pumpStdin relays stdin once the command asks for it; EOF is an empty
+// stdin frame.
+func (r *relayer) pumpStdin() {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.s.In.Read(buf)
+		if n > 0 {
+			frame := append([]byte{byte(ipc.ChanStdin)}, buf[:n]...)
+			if r.send(websocket.BinaryMessage, frame) != nil {
+				return
+			}
+		}
+		if err != nil {
+			_ = r.send(websocket.BinaryMessage, []byte{byte(ipc.ChanStdin)})
+			return
+		}
+	}
+}
+
+func (r *relayer) answer(p ipc.Prompt) {
+	a := ipc.Answer{ID: p.ID}
+	v, err := tty.Ask(r.s.Err, p.Text, p.Secret)
+	if err != nil {
+		a.Error = "no answer: " + err.Error()
+	} else {
+		a.Value = v
+	}
+	_ = r.control(&ipc.Control{Type: ipc.MsgAnswer, Answer: &a})
+}
+
+func (r *relayer) act(a ipc.Action) {
+	res := ipc.ActionResult{ID: a.ID}
+	switch a.Kind {
+	case ipc.ActionOpenURL:
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := browser.Open(ctx, a.URL); err != nil {
+			res.Error = err.Error()
+		}
+		cancel()
+	default:
+		res.Error = "this rack-gateway CLI cannot do " + a.Kind + "; upgrade it"
+	}
+	_ = r.control(&ipc.Control{Type: ipc.MsgActionResult, ActionResult: &res})
+}
+
+// watchSignals forwards Ctrl-C as an interrupt (a second Ctrl-C leaves at
+// once) and window resizes.
+func (r *relayer) watchSignals() func() {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt)
+	notifyResize(sigs)
+	done := make(chan struct{})
+	go func() {
+		interrupts := 0
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-sigs:
+				if isResize(sig) {
+					if f := firstTTY(r.s); f != nil {
+						if c, rows, ok := tty.Size(f); ok {
+							_ = r.control(&ipc.Control{Type: ipc.MsgResize, Size: &ipc.WinSize{Cols: c, Rows: rows}})
+						}
+					}
+					continue
+				}
+				interrupts++
+				if interrupts > 1 {
+					// Asked twice: stop waiting for the agent. Closing the
+					// connection cancels the command there too.
+					r.abandoned.Store(true)
+					_ = r.conn.Close()
+					continue
+				}
+				_ = r.control(&ipc.Control{Type: ipc.MsgInterrupt})
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
+}
