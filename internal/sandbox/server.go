@@ -1,0 +1,254 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Config tunes a sandbox Server. The zero value gives the real server's
+// defaults.
+type Config struct {
+	// StepUpWindow is mfa_step_up_window_minutes; ≤ 0 means 10 minutes.
+	StepUpWindow time.Duration
+	// RateLimitRPS and RateLimitBurst size every token bucket; ≤ 0 means
+	// the real defaults of 10 req/s and a burst of 20.
+	RateLimitRPS   float64
+	RateLimitBurst int
+	// Domain is the server's DOMAIN: the one host the host check accepts
+	// besides localhost, 127.0.0.1 and empty. Default "localhost".
+	Domain string
+	// Now is the clock; nil means time.Now. Tests inject one so TOTP steps,
+	// windows and buckets are deterministic.
+	Now func() time.Time
+	// Logger receives one line per request (method, path without query,
+	// status) and never credentials. Nil discards.
+	Logger *log.Logger
+}
+
+// Server is the fake gateway. All state is in memory behind one mutex: the
+// sandbox favours obviously-correct serialisation over throughput.
+type Server struct {
+	cfg    Config
+	window time.Duration
+	logger *log.Logger
+
+	limiters map[string]*rateLimiter // bucket name → per-IP limiter
+
+	mu            sync.Mutex
+	users         map[string]*userRecord
+	idp           map[string]idpIdentity
+	sessions      map[string]*session // by token hash
+	apiTokens     map[string]*apiToken
+	logins        map[string]*loginState // by state
+	codes         map[string]*oauthCode
+	counts        map[string]int
+	replayCount   int
+	nextUserID    int64
+	nextSessionID int64
+	nextTokenID   int64
+
+	routes  map[string]http.HandlerFunc
+	handler http.Handler
+}
+
+var errUnknownUser = errors.New("unknown user")
+
+// New returns a seeded sandbox server.
+func New(cfg Config) *Server {
+	if cfg.StepUpWindow <= 0 {
+		cfg.StepUpWindow = 10 * time.Minute
+	}
+	if cfg.RateLimitRPS <= 0 {
+		cfg.RateLimitRPS = 10
+	}
+	if cfg.RateLimitBurst <= 0 {
+		cfg.RateLimitBurst = 20
+	}
+	if strings.TrimSpace(cfg.Domain) == "" {
+		cfg.Domain = "localhost"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = log.New(io.Discard, "", 0)
+	}
+	s := &Server{
+		cfg:       cfg,
+		window:    cfg.StepUpWindow,
+		logger:    logger,
+		users:     map[string]*userRecord{},
+		idp:       map[string]idpIdentity{},
+		sessions:  map[string]*session{},
+		apiTokens: map[string]*apiToken{},
+		logins:    map[string]*loginState{},
+		codes:     map[string]*oauthCode{},
+		counts:    map[string]int{},
+	}
+	s.limiters = map[string]*rateLimiter{
+		bucketAuth:        newRateLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, s.now),
+		bucketMFA:         newRateLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, s.now),
+		bucketTokenCreate: newRateLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, s.now),
+	}
+	s.mu.Lock()
+	s.seed()
+	s.mu.Unlock()
+	s.routes = s.nativeRoutes()
+	s.handler = s.transport(http.HandlerFunc(s.route))
+	return s
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// Handler returns the sandbox's HTTP handler.
+func (s *Server) Handler() http.Handler { return s }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, introspectPrefix) {
+		s.mu.Lock()
+		s.counts[r.Method+" "+r.URL.Path]++
+		s.mu.Unlock()
+	}
+	// Like gin's request-id middleware: propagate the caller's or mint one.
+	reqID := r.Header.Get("X-Request-ID")
+	if reqID == "" {
+		reqID = uuid.NewString()
+	}
+	w.Header().Set("X-Request-ID", reqID)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	s.handler.ServeHTTP(rec, r)
+	// Path only: query strings carry OAuth states and codes.
+	s.logger.Printf("%s %s %d", r.Method, r.URL.Path, rec.status)
+}
+
+// RequestCount reports how many requests with this method and URL path the
+// server has received (introspection requests excluded).
+func (s *Server) RequestCount(method, path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[method+" "+path]
+}
+
+// ReplayCount reports how many times a client submitted, for some user, a
+// TOTP code whose time step it had already submitted before — whether or not
+// the server then evaluated it. Well-behaved clients keep this at zero.
+func (s *Server) ReplayCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.replayCount
+}
+
+// Unlock clears a user's MFA lock, as an admin's unlock would, and forgets
+// the user's recent MFA attempts so a test can continue immediately.
+// Sessions revoked by the lock stay revoked, as on the real server.
+func (s *Server) Unlock(email string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[email]
+	if !ok {
+		return errUnknownUser
+	}
+	u.lockedAt = nil
+	u.lockReason = ""
+	u.attempts = nil
+	return nil
+}
+
+// route dispatches by exact "METHOD path" like gin's router: a wrong method
+// is a plain 404, never a 405.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	switch {
+	case path == proxyPrefix || strings.HasPrefix(path, proxyPrefix+"/"):
+		s.serveProxy(w, r)
+		return
+	case strings.HasPrefix(path, introspectPrefix):
+		s.serveIntrospection(w, r)
+		return
+	case r.Method == http.MethodGet && (path == "/" || path == "/app" || path == "/app/"):
+		http.Redirect(w, r, "/app/rack", http.StatusTemporaryRedirect)
+		return
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/app/"):
+		s.serveAppPage(w, r)
+		return
+	}
+	if h, ok := s.routes[r.Method+" "+path]; ok {
+		h(w, r)
+		return
+	}
+	notFound(w)
+}
+
+// nativeRoutes is the gateway-native route table. Authenticated routes are
+// wrapped with their MFA level so later routes only need a table entry.
+func (s *Server) nativeRoutes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /api/v1/health":             s.handleHealth,
+		"GET /oauth/authorize":           s.handleAuthorize,
+		"POST /api/v1/auth/cli/start":    s.limited(bucketAuth, s.handleCLIStart),
+		"GET /api/v1/auth/cli/callback":  s.limited(bucketAuth, s.handleCLICallback),
+		"GET /api/v1/auth/cli/mfa":       s.limited(bucketAuth, s.handleCLIMFAForm),
+		"POST /api/v1/auth/cli/mfa":      s.limited(bucketAuth, s.handleCLIMFASubmit),
+		"POST /api/v1/auth/cli/complete": s.limited(bucketAuth, s.handleCLIComplete),
+		"GET /api/v1/auth/web/logout":    s.limited(bucketAuth, s.handleLogout),
+		"GET /api/v1/info":               s.native(mfaNone, "", s.handleInfo),
+		"GET /api/v1/auth/mfa/status":    s.native(mfaNone, bucketMFA, s.handleMFAStatus),
+		"POST /api/v1/auth/mfa/verify":   s.native(mfaNone, bucketMFA, s.handleMFAVerify),
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection (WebSockets).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// writeJSON mirrors gin's c.JSON: compact json.Marshal output (HTML-escaped)
+// with the same Content-Type.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"error":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// writeText mirrors gin's c.String.
+func writeText(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg)
+}
+
+// notFound is gin's default 404 body.
+func notFound(w http.ResponseWriter) {
+	writeText(w, http.StatusNotFound, "404 page not found")
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": "rack-gateway"})
+}
