@@ -114,3 +114,26 @@ func firstTTY(s Streams) *os.File {
 	}
 	return nil
 }
+
+// valueFlags are the global flags that take a separate value.
+var valueFlags = map[string]bool{"-r": true, "--rack": true, "--config": true, "--api-token": true, "--mfa-code": true, "--mfa-method": true}
+
+// commandWords returns up to n leading non-flag words of args: the command
+// name, for the few decisions the CLI makes before asking the agent.
+func commandWords(args []string, n int) []string {
+	var out []string
+	for i := 0; i < len(args) && len(out) < n; i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "-") {
+			if valueFlags[a] {
+				i++
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}

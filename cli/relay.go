@@ -25,6 +25,15 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 	if err != nil {
 		return 0, ipc.Errorf(ipc.CodeAgentUnavailable, "%v", err)
 	}
+	if words := commandWords(args, 2); len(words) == 2 && words[0] == "agent" && words[1] == "stop" {
+		// Starting an agent only to stop it would be silly.
+		if c, err := ipc.Dial(ctx, sock); err != nil && ipc.IsNotRunning(err) {
+			_, _ = io.WriteString(s.Out, "No agent is running\n")
+			return 0, nil
+		} else if err == nil {
+			c.Close()
+		}
+	}
 	conn, err := connect(ctx, sock)
 	if err != nil {
 		return 0, err

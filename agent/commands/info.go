@@ -125,8 +125,9 @@ func runAgentStatus(_ context.Context, x *Ctx) error {
 		}
 		fmt.Fprintf(x.Out, "  %s %s (%s): %s\n", marker, name, g.URL, state)
 	}
-	if strings.HasPrefix(p.StoreDescription(), "file") {
-		fmt.Fprintln(x.Err, "Warning: no OS keyring is reachable, so tokens are kept in a 0600 file.")
+	// Loud when the fallback was forced on us, quiet when the user chose it.
+	if d := p.StoreDescription(); strings.HasPrefix(d, "file") && !strings.Contains(d, "selected by") {
+		fmt.Fprintln(x.Err, "Warning: no OS keyring is reachable, so tokens are kept in a 0600 file. Install and unlock a Secret Service (e.g. gnome-keyring) to use the keyring.")
 	}
 	return nil
 }

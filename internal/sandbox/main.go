@@ -27,6 +27,9 @@ import (
 // It refuses any --listen address that is not loopback (127.0.0.0/8, ::1,
 // localhost) and returns 2 for usage errors, 1 for runtime failures.
 func Main(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
+	if len(args) > 0 && args[0] == "browse" {
+		return browseMain(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("rack-gateway-sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "loopback address to listen on")

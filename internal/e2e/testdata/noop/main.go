@@ -1,0 +1,4 @@
+// Command noop does nothing: the baseline for process start-up benchmarks.
+package main
+
+func main() {}
