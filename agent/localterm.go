@@ -39,24 +39,14 @@ func (t *localTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 	}
 	t.promptMu.Lock()
 	defer t.promptMu.Unlock()
-	type res struct {
-		v   string
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		v, err := tty.Ask(t.err, p.Text, p.Secret)
-		ch <- res{v, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return "", ipc.Errorf(ipc.CodeInterrupted, "no answer: %v", r.err)
-		}
-		return r.v, nil
-	case <-ctx.Done():
+	v, err := tty.Ask(ctx, t.err, p.Text, p.Secret)
+	if ctx.Err() != nil {
 		return "", ipc.Errorf(ipc.CodeInterrupted, "interrupted")
 	}
+	if err != nil {
+		return "", ipc.Errorf(ipc.CodeInterrupted, "no answer: %v", err)
+	}
+	return v, nil
 }
 
 func (t *localTerm) Do(ctx context.Context, a ipc.Action) (ipc.ActionResult, error) {

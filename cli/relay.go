@@ -102,6 +102,10 @@ type relayer struct {
 
 	stdinOnce sync.Once
 	abandoned atomic.Bool
+
+	pmu     sync.Mutex
+	prompts map[string]context.CancelFunc
+	asking  sync.WaitGroup
 }
 
 func (r *relayer) send(typ int, b []byte) error {
@@ -117,6 +121,16 @@ func (r *relayer) control(c *ipc.Control) error {
 
 // loop handles agent messages until the exit message.
 func (r *relayer) loop() (int, error) {
+	// Whatever ends the relay, withdraw open prompts and wait for them to
+	// give the terminal its echo back.
+	defer func() {
+		r.pmu.Lock()
+		for _, cancel := range r.prompts {
+			cancel()
+		}
+		r.pmu.Unlock()
+		r.asking.Wait()
+	}()
 	for {
 		typ, data, err := r.conn.ReadMessage()
 		if err != nil {
@@ -155,7 +169,26 @@ func (r *relayer) loop() (int, error) {
 			r.stdinOnce.Do(func() { go r.pumpStdin() })
 		case ipc.MsgPrompt:
 			if c.Prompt != nil {
-				go r.answer(*c.Prompt)
+				ctx, cancel := context.WithCancel(context.Background())
+				r.pmu.Lock()
+				if r.prompts == nil {
+					r.prompts = map[string]context.CancelFunc{}
+				}
+				r.prompts[c.Prompt.ID] = cancel
+				r.pmu.Unlock()
+				r.asking.Add(1)
+				go func(p ipc.Prompt) {
+					defer r.asking.Done()
+					r.answer(ctx, p)
+				}(*c.Prompt)
+			}
+		case ipc.MsgPromptDone:
+			if c.Answer != nil {
+				r.pmu.Lock()
+				if cancel := r.prompts[c.Answer.ID]; cancel != nil {
+					cancel()
+				}
+				r.pmu.Unlock()
 			}
 		case ipc.MsgAction:
 			if c.Action != nil {
@@ -191,9 +224,17 @@ func (r *relayer) pumpStdin() {
 	}
 }
 
-func (r *relayer) answer(p ipc.Prompt) {
+func (r *relayer) answer(ctx context.Context, p ipc.Prompt) {
+	defer func() {
+		r.pmu.Lock()
+		delete(r.prompts, p.ID)
+		r.pmu.Unlock()
+	}()
 	a := ipc.Answer{ID: p.ID}
-	v, err := tty.Ask(r.s.Err, p.Text, p.Secret)
+	v, err := tty.Ask(ctx, r.s.Err, p.Text, p.Secret)
+	if ctx.Err() != nil {
+		return // withdrawn: nobody is waiting for the answer
+	}
 	if err != nil {
 		a.Error = "no answer: " + err.Error()
 	} else {

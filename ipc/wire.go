@@ -75,6 +75,7 @@ const (
 	MsgStdinWanted  = "stdin"         // agent → client: start relaying stdin
 	MsgPrompt       = "prompt"        // agent → client: Prompt
 	MsgAnswer       = "answer"        // client → agent: Answer
+	MsgPromptDone   = "prompt_done"   // agent → client: Answer{ID}: stop asking
 	MsgAction       = "action"        // agent → client: Action
 	MsgActionResult = "action_result" // client → agent: ActionResult
 	MsgExit         = "exit"          // agent → client: Exit, then close

@@ -12,8 +12,8 @@ import (
 
 func init() {
 	register(&Command{
-		Name: "test-auth", Usage: "test-auth", MaxArgs: 0,
-		Short: "Check that the stored session works",
+		Name: "test-auth", Usage: "test-auth [mfa|totp|webauthn]", MaxArgs: 1,
+		Short: "Check the session; with mfa, totp or webauthn, also run a verification",
 		Run:   runTestAuth,
 	})
 	register(&Command{
@@ -34,6 +34,15 @@ func init() {
 }
 
 func runTestAuth(ctx context.Context, x *Ctx) error {
+	mode := ""
+	if len(x.Args) == 1 {
+		mode = x.Args[0]
+		switch mode {
+		case "mfa", "totp", "otp", "webauthn":
+		default:
+			return usageErr(x.Cmd, "unknown test-auth mode %q: use mfa, totp or webauthn", mode)
+		}
+	}
 	t, err := x.ResolveRack()
 	if err != nil {
 		return err
@@ -42,17 +51,83 @@ func runTestAuth(ctx context.Context, x *Ctx) error {
 	if err != nil {
 		return err
 	}
-	st, err := x.Core.Gateway(t.URL).MFAStatus(ctx, tok)
+	gw := x.Core.Gateway(t.URL)
+	st, err := gw.MFAStatus(ctx, tok)
 	if err != nil {
 		return gatewayErr(t, err)
 	}
-	email := ""
-	if t.Gateway != nil {
+	info, err := gw.Info(ctx, tok)
+	if err != nil {
+		return gatewayErr(t, err)
+	}
+	s := x.mfaSession(t, tok)
+	x.Core.MFA.Observe(s.Key, st.RecentStepUpExpiresAt, "", "")
+	email := info.User.Email
+	if email == "" && t.Gateway != nil {
 		email = t.Gateway.Email
 	}
 	fmt.Fprintf(x.Out, "Authenticated as %s\n", email)
+	if mode == "" {
+		fmt.Fprintf(x.Out, "MFA enrolled: %s\n", yesNo(st.Enrolled))
+		return nil
+	}
+	fmt.Fprintf(x.Out, "Role: %s\n", strings.Join(info.User.Roles, ", "))
 	fmt.Fprintf(x.Out, "MFA enrolled: %s\n", yesNo(st.Enrolled))
+	var names []string
+	seen := map[string]bool{}
+	for _, m := range st.Methods {
+		n := map[string]string{"totp": "TOTP", "webauthn": "WebAuthn", "yubiotp": "Yubico OTP"}[m.Type]
+		if n == "" {
+			n = m.Type
+		}
+		if !seen[n] {
+			names, seen[n] = append(names, n), true
+		}
+	}
+	fmt.Fprintf(x.Out, "MFA methods: %s\n", strings.Join(names, ", "))
+	w := x.Core.MFA.Window(s.Key)
+	if w.VerifiedAt.IsZero() {
+		fmt.Fprintln(x.Out, "Last MFA verification: not since the agent started")
+	} else {
+		fmt.Fprintf(x.Out, "Last MFA verification: %s ago\n", agoText(time.Since(w.VerifiedAt)))
+	}
+	printWindow(x, st.RecentStepUpExpiresAt)
+	r := x.mfaRequest(t)
+	r.Force = true
+	switch mode {
+	case "totp", "otp":
+		r.Method = "totp"
+	case "webauthn":
+		r.Method = "webauthn"
+	}
+	if err := x.Core.MFA.EnsureWindow(ctx, s, x.Term, r); err != nil {
+		return gatewayErr(t, err)
+	}
+	after := x.Core.MFA.Window(s.Key).ExpiresAt
+	printWindow(x, &after)
 	return nil
+}
+
+func printWindow(x *Ctx, exp *time.Time) {
+	if exp == nil || exp.IsZero() || time.Until(*exp) <= 0 {
+		fmt.Fprintln(x.Out, "Step-up window: Expired")
+		return
+	}
+	fmt.Fprintf(x.Out, "Step-up window: Active (expires in %s)\n", agoText(time.Until(*exp)))
+}
+
+// agoText renders a duration as "5 minutes" / "40 seconds".
+func agoText(d time.Duration) string {
+	switch {
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	case d >= 2*time.Minute:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d >= time.Minute:
+		return "1 minute"
+	default:
+		return fmt.Sprintf("%d seconds", int(d.Seconds()))
+	}
 }
 
 func yesNo(b bool) string {

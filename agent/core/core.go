@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/stepup"
 	"github.com/rack-gateway/rack-gateway/platform/secrets"
 )
 
@@ -24,6 +25,10 @@ type Core struct {
 	OpenStore func(configDir string) (secrets.Store, error)
 	// Started is when the agent started.
 	Started time.Time
+	// MFA is the step-up engine shared by every command.
+	MFA *stepup.Engine
+	// Assert, when set, performs WebAuthn assertions with a security key.
+	Assert stepup.Asserter
 
 	mu       sync.Mutex
 	profiles map[string]*Profile
@@ -41,7 +46,7 @@ func New(version string, log *slog.Logger, openStore func(string) (secrets.Store
 		}
 	}
 	return &Core{
-		Version: version, Log: log, OpenStore: openStore, Started: time.Now(),
+		Version: version, Log: log, OpenStore: openStore, Started: time.Now(), MFA: stepup.New(),
 		profiles: map[string]*Profile{}, clients: map[string]*http.Client{},
 	}
 }

@@ -137,3 +137,64 @@ func (c *Client) Info(ctx context.Context, token string) (*Info, error) {
 	}
 	return &out, nil
 }
+
+// VerifyResult is the 200 answer of mfa/verify and of the WebAuthn verify
+// (§4.3).
+type VerifyResult struct {
+	MFAVerifiedAt         time.Time `json:"mfa_verified_at"`
+	RecentStepUpExpiresAt time.Time `json:"recent_step_up_expires_at"`
+}
+
+// VerifyCode opens the step-up window with a TOTP, backup or Yubico code.
+func (c *Client) VerifyCode(ctx context.Context, token, code string) (*VerifyResult, error) {
+	var out VerifyResult
+	body := map[string]any{"code": code, "trust_device": false}
+	if _, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "/api/v1/auth/mfa/verify", Token: token, Body: body}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// AssertionStart is the answer of webauthn/assertion/start (§4.4).
+type AssertionStart struct {
+	Options struct {
+		PublicKey struct {
+			Challenge        string `json:"challenge"`
+			Timeout          int    `json:"timeout"`
+			RPID             string `json:"rpId"`
+			UserVerification string `json:"userVerification"`
+			AllowCredentials []struct {
+				Type string `json:"type"`
+				ID   string `json:"id"`
+			} `json:"allowCredentials"`
+		} `json:"publicKey"`
+	} `json:"options"`
+	SessionData string `json:"session_data"`
+}
+
+// WebAuthnStart begins an assertion ceremony.
+func (c *Client) WebAuthnStart(ctx context.Context, token string) (*AssertionStart, error) {
+	var out AssertionStart
+	if _, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "/api/v1/auth/mfa/webauthn/assertion/start", Token: token}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// WebAuthnVerify sends the assertion and opens the window.
+func (c *Client) WebAuthnVerify(ctx context.Context, token, sessionData, response string) (*VerifyResult, error) {
+	var out VerifyResult
+	body := map[string]any{"session_data": sessionData, "assertion_response": response, "trust_device": false}
+	if _, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "/api/v1/auth/mfa/webauthn/assertion/verify", Token: token, Body: body}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CLIMFA sends a code for a pending login (§3.4): no session needed, only
+// the login state.
+func (c *Client) CLIMFA(ctx context.Context, state, code string) error {
+	body := map[string]any{"state": state, "method": "totp", "code": code}
+	_, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "/api/v1/auth/cli/mfa", Body: body}, nil)
+	return err
+}

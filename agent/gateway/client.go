@@ -152,29 +152,42 @@ type Request struct {
 	OK []int
 }
 
-// Do performs r and decodes a successful JSON body into out (when out is
-// non-nil). It returns the status so callers can tell 200 from 202.
-func (c *Client) Do(ctx context.Context, r Request, out any) (int, error) {
+// Raw is a gateway answer, whatever its status.
+type Raw struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	URL    string
+}
+
+// DoRaw performs r and returns the answer without judging its status.
+// Network failures come back as *NetError.
+func (c *Client) DoRaw(ctx context.Context, r Request) (*Raw, error) {
 	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	defer cancel()
 	full := c.BaseURL + r.Path
 	var body io.Reader = http.NoBody
-	if r.Body != nil {
-		b, err := json.Marshal(r.Body)
+	contentType := ""
+	switch b := r.Body.(type) {
+	case nil:
+	case RawBody:
+		body, contentType = bytes.NewReader(b.Data), b.ContentType
+	default:
+		data, err := json.Marshal(b)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		body = bytes.NewReader(b)
+		body, contentType = bytes.NewReader(data), "application/json"
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, full, body)
 	if err != nil {
-		return 0, fmt.Errorf("build request: %w", err)
+		return nil, fmt.Errorf("build request: %w", err)
 	}
 	for k, v := range r.Header {
 		req.Header[k] = v
 	}
-	if r.Body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.UserAgent != "" {
@@ -186,35 +199,53 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (int, error) {
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			return 0, ctx.Err()
+			return nil, ctx.Err()
 		}
-		return 0, &NetError{URL: c.BaseURL, Err: unwrapURLError(err)}
+		return nil, &NetError{URL: c.BaseURL, Err: unwrapURLError(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return resp.StatusCode, &NetError{URL: c.BaseURL, Err: err}
+		return nil, &NetError{URL: c.BaseURL, Err: err}
+	}
+	return &Raw{Status: resp.StatusCode, Header: resp.Header, Body: data, URL: full}, nil
+}
+
+// RawBody is a request body sent as is.
+type RawBody struct {
+	ContentType string
+	Data        []byte
+}
+
+// Do performs r and decodes a successful JSON body into out (when out is
+// non-nil). It returns the status so callers can tell 200 from 202.
+func (c *Client) Do(ctx context.Context, r Request, out any) (int, error) {
+	raw, err := c.DoRaw(ctx, r)
+	if err != nil {
+		return 0, err
 	}
 	ok := r.OK
 	if len(ok) == 0 {
 		ok = []int{http.StatusOK}
 	}
 	for _, s := range ok {
-		if resp.StatusCode != s {
+		if raw.Status != s {
 			continue
 		}
-		if out != nil && resp.StatusCode != http.StatusNoContent && resp.StatusCode/100 == 2 {
-			if err := json.Unmarshal(data, out); err != nil {
-				return resp.StatusCode, &BadResponseError{URL: full, Status: resp.StatusCode, Detail: "body is not the expected JSON (" + snippet(data) + ")"}
+		if out != nil && raw.Status != http.StatusNoContent && raw.Status/100 == 2 {
+			if err := json.Unmarshal(raw.Body, out); err != nil {
+				return raw.Status, &BadResponseError{URL: raw.URL, Status: raw.Status, Detail: "body is not the expected JSON (" + snippet(raw.Body) + ")"}
 			}
 		}
-		return resp.StatusCode, nil
+		return raw.Status, nil
 	}
-	return resp.StatusCode, newAPIError(r.Method, full, resp, data)
+	return raw.Status, NewAPIError(r.Method, raw)
 }
 
-func newAPIError(method, u string, resp *http.Response, data []byte) *APIError {
-	e := &APIError{Method: method, URL: u, Status: resp.StatusCode, Header: resp.Header}
+// NewAPIError describes a non-success answer in the server's own words.
+func NewAPIError(method string, raw *Raw) *APIError {
+	data := raw.Body
+	e := &APIError{Method: method, URL: raw.URL, Status: raw.Status, Header: raw.Header}
 	var j struct {
 		Error   any    `json:"error"`
 		Message string `json:"message"`

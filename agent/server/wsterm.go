@@ -219,6 +219,8 @@ func (t *wsTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 		}
 		return a.Value, nil
 	case <-ctx.Done():
+		// Withdraw the question so the terminal gets its echo back.
+		_ = writeControl(t, &ipc.Control{Type: ipc.MsgPromptDone, Answer: &ipc.Answer{ID: p.ID}})
 		return "", ipc.Errorf(ipc.CodeInterrupted, "interrupted")
 	case <-t.gone:
 		return "", ipc.Errorf(ipc.CodeInterrupted, "terminal went away")

@@ -23,9 +23,15 @@ import (
 
 var (
 	binDir     string // built binaries
-	sandboxURL string
-	totp       = map[string]string{} // email → base32 secret
+	sandboxURL string // the package's shared sandbox
+	totp       = map[string]string{} // email → base32 secret (same in every sandbox)
 )
+
+// sandbox is one running rack-gateway-sandbox process.
+type sandbox struct {
+	URL  string
+	stop func()
+}
 
 func TestMain(m *testing.M) {
 	if os.Getenv("E2E_HELPER") != "" {
@@ -48,12 +54,13 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	stop, err := startSandbox()
+	sb, err := startSandbox("--step-up-window", "10m")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer stop()
+	defer sb.stop()
+	sandboxURL = sb.URL
 	return m.Run()
 }
 
@@ -77,12 +84,11 @@ func buildAll(dir string) error {
 	return nil
 }
 
-// startSandbox runs one sandbox for the package, with rate limits raised:
-// many tests log in from the same loopback address.
-func startSandbox() (func(), error) {
-	cmd := exec.Command(filepath.Join(binDir, "rack-gateway-sandbox"),
-		"--listen", "127.0.0.1:0", "--step-up-window", "10m",
-		"--rate-limit-rps", "1000", "--rate-limit-burst", "1000")
+// startSandbox runs a sandbox with rate limits raised: many tests log in
+// from the same loopback address.
+func startSandbox(extra ...string) (*sandbox, error) {
+	args := append([]string{"--listen", "127.0.0.1:0", "--rate-limit-rps", "1000", "--rate-limit-burst", "1000"}, extra...)
+	cmd := exec.Command(filepath.Join(binDir, "rack-gateway-sandbox"), args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -96,25 +102,39 @@ func startSandbox() (func(), error) {
 		return nil, err
 	}
 	stop := func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }
+	sb := &sandbox{stop: stop}
 	sc := bufio.NewScanner(out)
 	deadline := time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
 	defer deadline.Stop()
 	for sc.Scan() {
 		line := sc.Text()
 		if u, ok := strings.CutPrefix(line, "url="); ok {
-			sandboxURL = u
+			sb.URL = u
 			continue
 		}
 		if f := strings.Fields(line); len(f) == 3 && f[0] == "totp" {
 			totp[f[1]] = f[2]
-			if len(totp) == 3 {
+			if f[1] == "viewer@example.com" {
 				go func() { _, _ = io.Copy(io.Discard, out) }()
-				return stop, nil
+				return sb, nil
 			}
 		}
 	}
 	stop()
 	return nil, fmt.Errorf("sandbox did not print its url and users")
+}
+
+// newSandbox starts a private sandbox for one test: TOTP steps, attempt
+// limits and windows are per user, so tests that verify codes must not
+// share users.
+func newSandbox(t testing.TB, extra ...string) *sandbox {
+	t.Helper()
+	sb, err := startSandbox(extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.stop)
+	return sb
 }
 
 // env is one isolated user environment: its own runtime, state and config
@@ -126,6 +146,7 @@ type env struct {
 	State   string
 	Config  string
 	vars    map[string]string
+	sb      *sandbox
 }
 
 func newEnv(t testing.TB) *env {
@@ -134,7 +155,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, root: root,
+	e := &env{t: t, root: root, sb: &sandbox{URL: sandboxURL},
 		Runtime: filepath.Join(root, "run"), State: filepath.Join(root, "state"), Config: filepath.Join(root, "config")}
 	for _, d := range []string{e.Runtime, e.State} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -245,7 +266,7 @@ func (e *env) login(rack, email string) result {
 	authFile := filepath.Join(e.root, "auth-"+rack)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c := e.cmd(ctx, "login", rack, sandboxURL, "--no-open", "--auth-file", authFile)
+	c := e.cmd(ctx, "login", rack, e.sb.URL, "--no-open", "--auth-file", authFile)
 	var wg sync.WaitGroup
 	var r result
 	wg.Add(1)

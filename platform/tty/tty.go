@@ -6,6 +6,7 @@ package tty
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,30 +20,56 @@ import (
 var ErrNoTerminal = errors.New("no interactive terminal")
 
 // Ask prints text on w (the user's stderr) and reads one line from the
-// controlling terminal, without echo when secret is true.
-func Ask(w io.Writer, text string, secret bool) (string, error) {
+// controlling terminal, without echo when secret is true. When ctx ends
+// first (Ctrl-C, or the agent withdrew the prompt) it restores the
+// terminal's echo and returns ctx's error, so no terminal is left mute.
+func Ask(ctx context.Context, w io.Writer, text string, secret bool) (string, error) {
 	f, err := openTTY()
 	if err != nil {
 		return "", ErrNoTerminal
 	}
-	defer f.Close()
 	if !strings.HasSuffix(text, " ") {
 		text += " "
 	}
+	fd := int(f.Fd())
+	var saved *term.State
+	if secret && term.IsTerminal(fd) {
+		saved, _ = term.GetState(fd)
+	}
+	type res struct {
+		v   string
+		err error
+	}
+	ch := make(chan res, 1)
 	fmt.Fprint(w, text)
-	if secret && term.IsTerminal(int(f.Fd())) {
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(w)
-		if err != nil {
-			return "", err
+	go func() {
+		// The read cannot be interrupted portably, so it runs on its own;
+		// an abandoned read ends when the process does.
+		if saved != nil {
+			b, err := term.ReadPassword(fd)
+			ch <- res{string(b), err}
+			return
 		}
-		return string(b), nil
+		line, err := bufio.NewReader(f).ReadString('\n')
+		if err != nil && line != "" {
+			err = nil
+		}
+		ch <- res{strings.TrimRight(line, "\r\n"), err}
+	}()
+	select {
+	case r := <-ch:
+		if saved != nil {
+			fmt.Fprintln(w)
+		}
+		f.Close()
+		return r.v, r.err
+	case <-ctx.Done():
+		if saved != nil {
+			_ = term.Restore(fd, saved)
+		}
+		fmt.Fprintln(w)
+		return "", ctx.Err()
 	}
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil && line == "" {
-		return "", err
-	}
-	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // IsTerminal reports whether f is a terminal.
