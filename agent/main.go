@@ -81,6 +81,9 @@ func runDaemon(args []string, stderr io.Writer) int {
 		return fail(ipc.Errorf(ipc.CodeInternal, "%v", err))
 	}
 	c := core.New(buildinfo.Version, log, nil)
+	if c.Authenticator, err = authenticator(); err != nil {
+		return fail(ipc.Errorf(ipc.CodeUsage, "%v", err))
+	}
 	ln, err := ipc.Listen(sock, ipc.ListenOptions{OnReject: server.RejectPeer(log)})
 	if errors.Is(err, ipc.ErrAgentRunning) {
 		pid := ""
@@ -151,6 +154,12 @@ func runExec(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// exec runs for one command: a plain logger on nothing; the user sees
 	// what matters on stderr.
 	c := core.New(buildinfo.Version, nil, nil)
+	a, err := authenticator()
+	if err != nil {
+		fmt.Fprint(stderr, ipc.Errorf(ipc.CodeUsage, "%v", err).Render())
+		return ipc.ExitUsage
+	}
+	c.Authenticator = a
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	t := &localTerm{in: stdin, out: stdout, err: stderr, inv: inv}

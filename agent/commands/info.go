@@ -92,7 +92,7 @@ func runTestAuth(ctx context.Context, x *Ctx) error {
 		fmt.Fprintf(x.Out, "Last MFA verification: %s ago\n", agoText(time.Since(w.VerifiedAt)))
 	}
 	printWindow(x, st.RecentStepUpExpiresAt)
-	r := x.mfaRequest(t)
+	r := x.mfaRequest(ctx, t)
 	r.Force = true
 	switch mode {
 	case "totp", "otp":

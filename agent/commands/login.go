@@ -14,6 +14,7 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/agent/config"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/stepup"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/platform/paths"
 )
@@ -159,6 +160,33 @@ func loginTarget(x *Ctx, cfg config.Config) (rack, rawURL string, err error) {
 }
 
 func pollLogin(ctx context.Context, x *Ctx, gw *gateway.Client, req gateway.CompleteRequest) (*gateway.LoginResult, error) {
+	// While the browser leg is pending, the terminal may take the TOTP
+	// code too (§3.4): the prompt runs beside the polling and is withdrawn
+	// as soon as the login completes either way.
+	promptCtx, stopPrompt := context.WithCancel(ctx)
+	defer stopPrompt()
+	promptDone := make(chan struct{})
+	defer func() { stopPrompt(); <-promptDone }()
+	started := false
+	startPrompt := func() {
+		if started {
+			return
+		}
+		started = true
+		if !x.Term.CanPrompt() {
+			close(promptDone)
+			return
+		}
+		go func() {
+			defer close(promptDone)
+			loginCodePrompt(promptCtx, x, gw, req.State)
+		}()
+	}
+	defer func() {
+		if !started {
+			close(promptDone)
+		}
+	}()
 	deadline := time.Now().Add(loginTimeout)
 	said, netFailures := false, 0
 	tick := time.NewTicker(loginPollInterval)
@@ -173,6 +201,7 @@ func pollLogin(ctx context.Context, x *Ctx, gw *gateway.Client, req gateway.Comp
 			if !said {
 				x.Progress("Waiting for login to complete in your browser (up to %s; Ctrl-C to cancel)...", loginTimeout)
 				said = true
+				startPrompt()
 			}
 		default:
 			var ne *gateway.NetError
@@ -218,4 +247,42 @@ func loginErr(err error) error {
 		return e.WithHint("This login is no longer valid; run 'rack-gateway login' again.")
 	}
 	return e
+}
+
+// loginCodePrompt offers to take the login's MFA code in the terminal.
+func loginCodePrompt(ctx context.Context, x *Ctx, gw *gateway.Client, state string) {
+	text := "Finish signing in in your browser, then enter your TOTP code here (or complete MFA in the browser):"
+	for attempts := 0; attempts < 4; {
+		code, err := x.Term.Prompt(ctx, ipc.Prompt{Text: text, Secret: true, Command: "rack-gateway login", Reason: "login"})
+		if err != nil || ctx.Err() != nil {
+			return
+		}
+		code = stepup.NormalizeCode(code)
+		if code == "" {
+			continue
+		}
+		err = gw.CLIMFA(ctx, state, code)
+		if err == nil {
+			x.Progress("MFA verified")
+			return
+		}
+		var ae *gateway.APIError
+		if !errors.As(err, &ae) {
+			x.Progress("Could not send the code: %v", gatewayErr(nil, err))
+			return
+		}
+		switch ae.Text() {
+		case "exchange_failed", "session_incomplete", "state_required":
+			x.Progress("Finish the browser sign-in first, then enter the code.")
+			text = "Enter your TOTP code once the browser shows the MFA step:"
+		case "invalid_code":
+			attempts++
+			x.Progress("Invalid code.")
+			text = "Enter TOTP code:"
+		default:
+			x.Progress("The gateway refused the code: %s. Finish MFA in the browser.", ae.Text())
+			return
+		}
+	}
+	x.Progress("Too many wrong codes here; finish MFA in the browser.")
 }

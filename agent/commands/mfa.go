@@ -45,7 +45,7 @@ func (x *Ctx) mfaSession(t *Target, token string) stepup.Session {
 }
 
 // mfaRequest describes this command to the engine.
-func (x *Ctx) mfaRequest(t *Target) stepup.Request {
+func (x *Ctx) mfaRequest(ctx context.Context, t *Target) stepup.Request {
 	who := x.Inv.TTYName
 	if who == "" {
 		who = fmt.Sprintf("pid %d", x.Inv.PID)
@@ -64,7 +64,7 @@ func (x *Ctx) mfaRequest(t *Target) stepup.Request {
 	return stepup.Request{
 		Command: "rack-gateway " + name, Who: who,
 		MFACode: x.G.MFACode, Method: x.G.MFAMethod, Preference: pref,
-		Assert: x.Core.Assert,
+		Assert: x.asserter(ctx, t),
 	}
 }
 
@@ -83,7 +83,7 @@ func (x *Ctx) Call(ctx context.Context, t *Target, req gateway.Request) (*gatewa
 		// API tokens never need MFA (§2.1).
 		return gw.DoRaw(ctx, req)
 	}
-	s, r := x.mfaSession(t, tok), x.mfaRequest(t)
+	s, r := x.mfaSession(t, tok), x.mfaRequest(ctx, t)
 	level := stepup.LevelOf(req.Method, req.Path)
 	if level == stepup.Always && stepup.IsProxy(req.Path) {
 		level = stepup.StepUp // on the proxy a fresh window satisfies always (§4.8)

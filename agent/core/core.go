@@ -11,6 +11,7 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
+	"github.com/rack-gateway/rack-gateway/platform/fido"
 	"github.com/rack-gateway/rack-gateway/platform/secrets"
 )
 
@@ -27,8 +28,8 @@ type Core struct {
 	Started time.Time
 	// MFA is the step-up engine shared by every command.
 	MFA *stepup.Engine
-	// Assert, when set, performs WebAuthn assertions with a security key.
-	Assert stepup.Asserter
+	// Authenticator talks to security keys (nil: WebAuthn off).
+	Authenticator fido.Authenticator
 
 	mu       sync.Mutex
 	profiles map[string]*Profile

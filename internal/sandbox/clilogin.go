@@ -149,7 +149,7 @@ func (s *Server) handleCLIMFASubmit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "code_required")
 		return
 	}
-	status, errCode := s.submitCLIMFA(state, method, req.Code, req.AssertionResponse)
+	status, errCode := s.submitCLIMFA(state, method, req.Code, req.SessionData, req.AssertionResponse, s.webAuthnOrigin(r))
 	if errCode != "" {
 		writeError(w, status, errCode)
 		return
@@ -157,7 +157,7 @@ func (s *Server) handleCLIMFASubmit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"redirect": successPage})
 }
 
-func (s *Server) submitCLIMFA(state, method, code, assertion string) (int, string) {
+func (s *Server) submitCLIMFA(state, method, code, sessionData, assertion, origin string) (int, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.logins[state]
@@ -187,7 +187,7 @@ func (s *Server) submitCLIMFA(state, method, code, assertion string) (int, strin
 		s.observeSubmissionLocked(u, code)
 		err = s.verifyCodeLocked(u, code)
 	case factorWebAuthn:
-		err = s.verifyWebAuthnLocked(u, assertion)
+		err = s.verifyAssertionLocked(u, sessionData, assertion, origin)
 	default:
 		return http.StatusBadRequest, "invalid_method"
 	}

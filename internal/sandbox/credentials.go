@@ -16,6 +16,8 @@ type principal struct {
 	// over the inline suffix.
 	mfaType  string
 	mfaValue string
+	// origin is the WebAuthn origin a proof on this request must carry.
+	origin string
 }
 
 func (p *principal) isAPIToken() bool { return p.token != nil }
@@ -107,6 +109,7 @@ func (s *Server) authenticate(r *http.Request, allowCookie bool) (*principal, st
 	if err != nil {
 		return nil, "authentication failed: " + err.Error()
 	}
+	p.origin = s.webAuthnOrigin(r)
 	if cred.mfaType != "" && cred.mfaValue != "" {
 		p.mfaType, p.mfaValue = cred.mfaType, cred.mfaValue
 	}
@@ -176,6 +179,8 @@ func (s *Server) validateAPITokenLocked(token string) (*principal, error) {
 	if u.suspended {
 		return nil, errors.New("token owner is suspended")
 	}
+	now := s.now()
+	t.lastUsedAt = &now
 	return &principal{user: u, token: t}, nil
 }
 

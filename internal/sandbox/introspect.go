@@ -1,8 +1,11 @@
 package sandbox
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // introspectPrefix holds sandbox-only endpoints for tests. They exist on no
@@ -26,15 +29,143 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"counts": counts})
 	case r.Method == http.MethodGet && path == "replays":
 		writeJSON(w, http.StatusOK, map[string]int{"replay_count": s.ReplayCount()})
-	case r.Method == http.MethodPost && strings.HasPrefix(path, "users/") && strings.HasSuffix(path, "/unlock"):
+	case r.Method == http.MethodGet && path == "totp-steps":
+		writeJSON(w, http.StatusOK, s.totpSteps())
+	case path == "step-up-window":
+		s.serveWindowKnob(w, r)
+	case strings.HasPrefix(path, "users/"):
 		// r.URL.Path is already unescaped, so "%40" arrives as "@".
-		email := strings.TrimSuffix(strings.TrimPrefix(path, "users/"), "/unlock")
-		if s.Unlock(email) != nil {
-			writeError(w, http.StatusNotFound, "user not found")
+		rest := strings.TrimPrefix(path, "users/")
+		i := strings.LastIndex(rest, "/")
+		if i <= 0 {
+			notFound(w)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "unlocked"})
+		s.serveUserKnob(w, r, rest[:i], rest[i+1:])
 	default:
 		notFound(w)
 	}
+}
+
+// serveWindowKnob is GET/PUT /_sandbox/step-up-window, {"seconds":N}.
+func (s *Server) serveWindowKnob(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut:
+		var req struct {
+			Seconds *int64 `json:"seconds"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Seconds == nil {
+			writeError(w, http.StatusBadRequest, `body must be {"seconds": N}`)
+			return
+		}
+		s.SetStepUpWindow(time.Duration(*req.Seconds) * time.Second)
+	default:
+		notFound(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"seconds": int64(s.StepUpWindow() / time.Second)})
+}
+
+func (s *Server) serveUserKnob(w http.ResponseWriter, r *http.Request, email, action string) {
+	var (
+		body any
+		err  error
+	)
+	switch {
+	case r.Method == http.MethodPost && action == "unlock":
+		err = s.Unlock(email)
+		body = map[string]string{"status": "unlocked"}
+	case r.Method == http.MethodPost && action == "expire-step-up":
+		var n int
+		n, err = s.ExpireStepUp(email)
+		body = map[string]any{"status": "expired", "sessions": n}
+	case r.Method == http.MethodPost && action == "webauthn":
+		var e webauthnEnrollment
+		if derr := json.NewDecoder(r.Body).Decode(&e); derr != nil {
+			writeError(w, http.StatusBadRequest, "invalid enrollment: "+derr.Error())
+			return
+		}
+		var id int64
+		id, err = s.enrollWebAuthn(email, e)
+		body = map[string]any{"status": "enrolled", "method_id": id}
+	case r.Method == http.MethodPut && action == "preferred-method":
+		var pref *string
+		if pref, err = decodePreferredMethod(r); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		err = s.setPreferredMethod(email, pref)
+		body = map[string]any{"status": "updated", "preferred_method": pref}
+	default:
+		notFound(w)
+		return
+	}
+	switch {
+	case errors.Is(err, errUnknownUser):
+		writeError(w, http.StatusNotFound, "user not found")
+	case errors.Is(err, errCredentialRegistered):
+		writeError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, body)
+	}
+}
+
+// ExpireStepUp ages every step-up window of email's sessions as if the
+// window length had just passed (mfa_verified_at is kept), so the next
+// step-up action needs a proof without the test waiting. It returns how
+// many sessions had a window.
+func (s *Server) ExpireStepUp(email string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[email]; !ok {
+		return 0, errUnknownUser
+	}
+	aged := s.now().Add(-s.window - time.Second)
+	n := 0
+	for _, sess := range s.sessions {
+		if sess.userEmail == email && sess.recentStepUpAt != nil {
+			t := aged
+			sess.recentStepUpAt = &t
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *Server) setPreferredMethod(email string, pref *string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[email]
+	if !ok {
+		return errUnknownUser
+	}
+	u.preferredMethod = pref
+	return nil
+}
+
+// userSteps is one user's entry in GET /_sandbox/totp-steps.
+type userSteps struct {
+	// ConsumedSteps are the RFC 6238 time steps (unix/30) the server
+	// accepted, in order; a step appears at most once.
+	ConsumedSteps []int64 `json:"consumed_steps"`
+	// ReplayCount counts submissions of a step this user's clients had
+	// already sent (see ReplayCount).
+	ReplayCount int `json:"replay_count"`
+}
+
+// totpSteps is the body of GET /_sandbox/totp-steps: every user with a
+// TOTP secret, plus the server-wide replay count.
+func (s *Server) totpSteps() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	users := map[string]userSteps{}
+	for email, u := range s.users {
+		if u.totpSecret != "" {
+			users[email] = userSteps{ConsumedSteps: append([]int64{}, u.stepHistory...), ReplayCount: u.replays}
+		}
+	}
+	return map[string]any{"replay_count": s.replayCount, "users": users}
 }

@@ -73,6 +73,8 @@ func Main(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		RateLimitRPS:   *rps,
 		RateLimitBurst: *burst,
 		Domain:         domain,
+		// The one origin assertions must carry: the url= line below.
+		WebAuthnOrigin: "http://" + ln.Addr().String(),
 		Logger:         logger,
 	})
 	// Timeouts as in the real gateway's cmd/gateway.

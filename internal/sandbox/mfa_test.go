@@ -18,20 +18,20 @@ func TestMFAStatusShape(t *testing.T) {
 	rec := e.do(req{method: "GET", path: "/api/v1/auth/mfa/status", header: bearer(tok)})
 	wantStatus(t, rec, 200)
 	st := decode(t, rec.Body.Bytes())
-	if st["enrolled"] != true || st["required"] != true || st["webauthn_available"] != false {
+	if st["enrolled"] != true || st["required"] != true || st["webauthn_available"] != true {
 		t.Fatalf("status %v", st)
 	}
 	if _, ok := st["recent_step_up_expires_at"]; ok {
 		t.Fatalf("expiry present before any step-up: %v", st)
 	}
 	methods := st["methods"].([]any)
-	if len(methods) != 1 || methods[0].(map[string]any)["type"] != "totp" {
+	if len(methods) != 2 || methods[0].(map[string]any)["type"] != "totp" || methods[1].(map[string]any)["type"] != "yubiotp" {
 		t.Fatalf("methods %v", methods)
 	}
 	if _, ok := st["trusted_devices"].([]any); !ok {
 		t.Fatalf("trusted_devices %v", st["trusted_devices"])
 	}
-	if bc := st["backup_codes"].(map[string]any); bc["total"] != float64(0) {
+	if bc := st["backup_codes"].(map[string]any); bc["total"] != float64(10) || bc["unused"] != float64(10) {
 		t.Fatalf("backup_codes %v", bc)
 	}
 

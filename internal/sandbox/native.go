@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -35,11 +36,12 @@ type infoResponse struct {
 func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request, p *principal) {
 	s.mu.Lock()
 	u := infoUser{
-		Email:       p.user.email,
-		Name:        p.user.name,
-		Roles:       append([]string(nil), p.user.roles...),
-		MFAEnrolled: p.user.enrolled(),
-		MFARequired: p.user.mfaRequired,
+		Email:              p.user.email,
+		Name:               p.user.name,
+		Roles:              append([]string(nil), p.user.roles...),
+		MFAEnrolled:        p.user.enrolled(),
+		MFARequired:        p.user.mfaRequired,
+		PreferredMFAMethod: p.user.preferredMethod, // a profile field, shown to tokens too
 	}
 	if p.isAPIToken() {
 		u.Roles = []string{} // tokens report no roles and no step-up state
@@ -85,26 +87,50 @@ type mfaStatusResponse struct {
 }
 
 // handleMFAStatus is GET /api/v1/auth/mfa/status (§4.2).
-func (s *Server) handleMFAStatus(w http.ResponseWriter, _ *http.Request, p *principal) {
+func (s *Server) handleMFAStatus(w http.ResponseWriter, r *http.Request, p *principal) {
 	if p.isAPIToken() {
 		writeError(w, http.StatusForbidden, "mfa requires user session")
 		return
 	}
+	// CLIs (anything sending Authorization) only see keys usable there.
+	hideBrowserOnly := r.Header.Get("Authorization") != ""
 	s.mu.Lock()
+	u := p.user
 	resp := mfaStatusResponse{
-		Enrolled:              p.user.enrolled(),
-		Required:              p.user.mfaRequired,
+		Enrolled:              u.enrolled(),
+		Required:              u.mfaRequired,
 		Methods:               []mfaMethodView{},
 		TrustedDevices:        []any{},
 		RecentStepUpExpiresAt: s.stepUpExpiry(p.session),
+		PreferredMethod:       u.preferredMethod,
+		// The sandbox always has an RP ID and an origin.
+		WebAuthnAvailable: true,
 	}
-	if p.user.enrolled() {
-		created := p.user.enrolledAt.UTC()
+	if u.totpSecret != "" {
+		created := u.enrolledAt.UTC()
 		resp.Methods = append(resp.Methods, mfaMethodView{
-			ID: p.user.id, Type: factorTOTP, Label: "Authenticator App",
-			CreatedAt: created, ConfirmedAt: &created, LastUsedAt: utcPtr(p.user.lastUsedAt),
+			ID: u.totpMethodID, Type: factorTOTP, Label: "Authenticator App",
+			CreatedAt: created, ConfirmedAt: &created, LastUsedAt: utcPtr(u.lastUsedAt),
 		})
 	}
+	if y := u.yubi; y != nil {
+		created := y.createdAt.UTC()
+		resp.Methods = append(resp.Methods, mfaMethodView{
+			ID: y.methodID, Type: "yubiotp", Label: "YubiKey",
+			CreatedAt: created, ConfirmedAt: &created, LastUsedAt: utcPtr(y.lastUsedAt),
+		})
+	}
+	for _, c := range u.webauthnCreds {
+		if hideBrowserOnly && !c.cliCapable {
+			continue
+		}
+		created := c.createdAt.UTC()
+		resp.Methods = append(resp.Methods, mfaMethodView{
+			ID: c.methodID, Type: factorWebAuthn, Label: c.label, CLICapable: c.cliCapable,
+			CreatedAt: created, ConfirmedAt: &created, LastUsedAt: utcPtr(c.lastUsedAt),
+		})
+	}
+	resp.BackupCodes = backupCodesStatus(u)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -137,19 +163,31 @@ func (s *Server) handleMFAVerify(w http.ResponseWriter, r *http.Request, p *prin
 	err := s.verifyCodeLocked(p.user, req.Code)
 	var verifiedAt, expires time.Time
 	if err == nil {
-		verifiedAt = s.now().UTC()
-		s.markVerifiedLocked(p.session, verifiedAt)
-		expires = verifiedAt.Add(s.window)
-		if req.TrustDevice {
-			p.session.trustedDevice = true
-		}
+		verifiedAt, expires = s.completeVerificationLocked(p.session, req.TrustDevice)
 	}
 	s.mu.Unlock()
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if req.TrustDevice {
+	writeVerified(w, verifiedAt, expires, req.TrustDevice)
+}
+
+// completeVerificationLocked records a successful explicit verification:
+// both timestamps move to now, opening a full window.
+func (s *Server) completeVerificationLocked(sess *session, trustDevice bool) (verifiedAt, expires time.Time) {
+	verifiedAt = s.now().UTC()
+	s.markVerifiedLocked(sess, verifiedAt)
+	if trustDevice {
+		sess.trustedDevice = true
+	}
+	return verifiedAt, verifiedAt.Add(s.window)
+}
+
+// writeVerified writes the §4.3 200 body shared by code and WebAuthn
+// verification.
+func writeVerified(w http.ResponseWriter, verifiedAt, expires time.Time, trustDevice bool) {
+	if trustDevice {
 		// The real server mints a browser trusted-device record; the cookie
 		// is useless to a CLI, so the sandbox only sets an opaque value.
 		http.SetCookie(w, &http.Cookie{
@@ -160,8 +198,44 @@ func (s *Server) handleMFAVerify(w http.ResponseWriter, r *http.Request, p *prin
 	writeJSON(w, http.StatusOK, map[string]any{
 		"mfa_verified_at":           verifiedAt,
 		"recent_step_up_expires_at": expires,
-		"trusted_device_cookie":     req.TrustDevice,
+		"trusted_device_cookie":     trustDevice,
 	})
+}
+
+// handlePreferredMethod is PUT /api/v1/auth/mfa/preferred-method (§5.2), a
+// native step-up route.
+func (s *Server) handlePreferredMethod(w http.ResponseWriter, r *http.Request, p *principal) {
+	if p.isAPIToken() {
+		writeError(w, http.StatusForbidden, "mfa requires user session")
+		return
+	}
+	pref, err := decodePreferredMethod(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.mu.Lock()
+	p.user.preferredMethod = pref
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]string{"status": "updated"})
+}
+
+// decodePreferredMethod reads {"preferred_method": "totp"|"webauthn"|null}.
+func decodePreferredMethod(r *http.Request) (*string, error) {
+	var req struct {
+		PreferredMethod *string `json:"preferred_method"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return nil, errors.New("invalid request")
+	}
+	if req.PreferredMethod == nil {
+		return nil, nil
+	}
+	switch v := strings.ToLower(strings.TrimSpace(*req.PreferredMethod)); v {
+	case factorTOTP, factorWebAuthn:
+		return &v, nil
+	}
+	return nil, errors.New("preferred_method must be 'totp' or 'webauthn'")
 }
 
 // handleLogout is GET /api/v1/auth/web/logout (§3.5): revoke the presented

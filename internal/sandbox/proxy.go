@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"crypto/rand"
 	"net/http"
 	"strings"
 )
@@ -14,7 +15,8 @@ const proxyPrefix = "/api/v1/rack-proxy"
 // methodSocket is how the real proxy classifies WebSocket upgrades.
 const methodSocket = "SOCKET"
 
-type proxyHandler func(w http.ResponseWriter, r *http.Request, p *principal, vars map[string]string)
+// proxyHandler serves an allow-listed route after every proxy check.
+type proxyHandler func(s *Server, w http.ResponseWriter, r *http.Request, p *principal, vars map[string]string)
 
 type proxyRoute struct {
 	methods    []string
@@ -59,7 +61,7 @@ var proxyRoutes = []proxyRoute{
 	{put, "/apps/{app}/builds/{id}", "build:update", mfaNone, nil},
 	{get, "/apps/{app}/releases", "release:list", mfaNone, placeholderNoApp("app")},
 	{get, "/apps/{app}/releases/{id}", "release:read", mfaNone, placeholderNoApp("app")},
-	{post, "/apps/{app}/releases", "release:create", mfaStepUp, nil},
+	{post, "/apps/{app}/releases", "release:create", mfaStepUp, handleCreateRelease},
 	{post, "/apps/{app}/releases/{id}/promote", "release:promote", mfaStepUp, nil},
 	{post, "/apps/{app}/objects/tmp/{name}", "object:create", mfaNone, nil},
 	{get, "/instances", "instance:list", mfaNone, placeholderList},
@@ -173,7 +175,7 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "not implemented by the sandbox yet")
 		return
 	}
-	rt.handler(w, r, p, vars)
+	rt.handler(s, w, r, p, vars)
 }
 
 func permissionDeniedText(perm string) string {
@@ -190,27 +192,51 @@ func permissionDeniedText(perm string) string {
 	return "permission denied"
 }
 
+// handleCreateRelease answers POST /apps/{app}/releases once the proxy's
+// MFA and permission checks passed: a new release like Convox's, without
+// touching any rack state (the in-memory rack does not exist yet).
+func handleCreateRelease(s *Server, w http.ResponseWriter, _ *http.Request, _ *principal, vars map[string]string) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id":      newReleaseID(),
+		"app":     vars["app"],
+		"created": s.now().UTC(),
+	})
+}
+
+// newReleaseID mimics Convox ids: "R" and 10 random upper-case letters.
+func newReleaseID() string {
+	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		panic("sandbox: crypto/rand failed: " + err.Error())
+	}
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return "R" + string(b)
+}
+
 // Placeholders until the in-memory rack exists: an empty rack.
 
-func placeholderList(w http.ResponseWriter, _ *http.Request, _ *principal, _ map[string]string) {
+func placeholderList(_ *Server, w http.ResponseWriter, _ *http.Request, _ *principal, _ map[string]string) {
 	writeJSON(w, http.StatusOK, []any{})
 }
 
-func placeholderObject(w http.ResponseWriter, _ *http.Request, _ *principal, _ map[string]string) {
+func placeholderObject(_ *Server, w http.ResponseWriter, _ *http.Request, _ *principal, _ map[string]string) {
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
 func placeholderNoApp(key string) proxyHandler {
-	return func(w http.ResponseWriter, _ *http.Request, _ *principal, vars map[string]string) {
+	return func(_ *Server, w http.ResponseWriter, _ *http.Request, _ *principal, vars map[string]string) {
 		writeError(w, http.StatusNotFound, "no such app: "+vars[key])
 	}
 }
 
-func placeholderNoInstance(w http.ResponseWriter, _ *http.Request, _ *principal, vars map[string]string) {
+func placeholderNoInstance(_ *Server, w http.ResponseWriter, _ *http.Request, _ *principal, vars map[string]string) {
 	writeError(w, http.StatusNotFound, "no such instance: "+vars["id"])
 }
 
-func placeholderSystem(w http.ResponseWriter, _ *http.Request, _ *principal, _ map[string]string) {
+func placeholderSystem(_ *Server, w http.ResponseWriter, _ *http.Request, _ *principal, _ map[string]string) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name":     "sandbox",
 		"provider": "local",

@@ -25,6 +25,16 @@ type Config struct {
 	// Domain is the server's DOMAIN: the one host the host check accepts
 	// besides localhost, 127.0.0.1 and empty. Default "localhost".
 	Domain string
+	// WebAuthnRPID is WEBAUTHN_RP_ID. Default: Domain, or "localhost" when
+	// Domain is an IP address, because an RP ID must be a domain (browsers
+	// and go-webauthn reject IPs).
+	WebAuthnRPID string
+	// WebAuthnOrigin is WEBAUTHN_ORIGIN, the single origin clientDataJSON
+	// must carry (scheme, host and port compared). Empty means "the origin
+	// this request reached the sandbox on", which suits httptest servers
+	// whose port is unknown when New runs; Main sets it to the url= it
+	// prints.
+	WebAuthnOrigin string
 	// Now is the clock; nil means time.Now. Tests inject one so TOTP steps,
 	// windows and buckets are deterministic.
 	Now func() time.Time
@@ -54,6 +64,11 @@ type Server struct {
 	nextUserID    int64
 	nextSessionID int64
 	nextTokenID   int64
+	nextMethodID  int64
+	envs          map[string]map[string]string // app → env, for /apps/{app}/env
+
+	rpID             string // WebAuthn relying-party ID
+	backupCodeSecret []byte // HMAC key for stored backup-code hashes
 
 	routes  map[string]http.HandlerFunc
 	handler http.Handler
@@ -93,6 +108,11 @@ func New(cfg Config) *Server {
 		logins:    map[string]*loginState{},
 		codes:     map[string]*oauthCode{},
 		counts:    map[string]int{},
+		envs:      map[string]map[string]string{},
+		rpID:      defaultRPID(cfg),
+		// Fixed rather than random: the codes themselves are derived
+		// deterministically, so nothing here needs to be secret.
+		backupCodeSecret: []byte("rack-gateway-sandbox backup-code hmac"),
 	}
 	s.limiters = map[string]*rateLimiter{
 		bucketAuth:        newRateLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, s.now),
@@ -148,6 +168,32 @@ func (s *Server) ReplayCount() int {
 	return s.replayCount
 }
 
+// StepUpWindow returns the current mfa_step_up_window_minutes value.
+func (s *Server) StepUpWindow() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.window
+}
+
+// SetStepUpWindow changes the step-up window at runtime, as
+// PUT /api/v1/settings/mfa-configuration would, and returns the value in
+// effect (≤ 0 falls back to 10 minutes, like the real setting).
+//
+// §4.1 AMBIGUOUS: the real native middleware keeps the value it loaded at
+// startup while the rack proxy re-reads the setting on every request. The
+// sandbox applies the change to both at once, so a test changing the
+// window sees one consistent value; only the ≤ (native) versus < (proxy)
+// comparison differs.
+func (s *Server) SetStepUpWindow(d time.Duration) time.Duration {
+	if d <= 0 {
+		d = 10 * time.Minute
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.window = d
+	return d
+}
+
 // Unlock clears a user's MFA lock, as an admin's unlock would, and forgets
 // the user's recent MFA attempts so a test can continue immediately.
 // Sessions revoked by the lock stay revoked, as on the real server.
@@ -186,7 +232,41 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		h(w, r)
 		return
 	}
+	// Parameterised routes come after the exact ones so that, as in gin,
+	// GET /api-tokens/permissions is not taken for a token id.
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for _, rt := range s.nativePatternRoutes() {
+		if rt.method != r.Method {
+			continue
+		}
+		if vars, ok := matchPattern(rt.pattern, segs); ok {
+			s.native(rt.level, rt.bucket, func(w http.ResponseWriter, r *http.Request, p *principal) {
+				rt.handler(w, r, p, vars)
+			})(w, r)
+			return
+		}
+	}
 	notFound(w)
+}
+
+// nativePatternRoute is a native route with {name} path parameters.
+type nativePatternRoute struct {
+	method, pattern string
+	level           mfaLevel
+	bucket          string
+	handler         func(http.ResponseWriter, *http.Request, *principal, map[string]string)
+}
+
+// nativePatternRoutes lists the parameterised native routes with their
+// §4.7 MFA levels.
+func (s *Server) nativePatternRoutes() []nativePatternRoute {
+	return []nativePatternRoute{
+		{http.MethodGet, "/api/v1/apps/{app}/env", mfaNone, "", s.handleGetEnv},
+		{http.MethodPut, "/api/v1/apps/{app}/env", mfaStepUp, "", s.handlePutEnv},
+		{http.MethodGet, "/api/v1/api-tokens/{id}", mfaNone, "", s.handleGetAPIToken},
+		{http.MethodPut, "/api/v1/api-tokens/{id}", mfaAlways, "", s.handleUpdateAPIToken},
+		{http.MethodDelete, "/api/v1/api-tokens/{id}", mfaAlways, "", s.handleDeleteAPIToken},
+	}
 }
 
 // nativeRoutes is the gateway-native route table. Authenticated routes are
@@ -204,6 +284,14 @@ func (s *Server) nativeRoutes() map[string]http.HandlerFunc {
 		"GET /api/v1/info":               s.native(mfaNone, "", s.handleInfo),
 		"GET /api/v1/auth/mfa/status":    s.native(mfaNone, bucketMFA, s.handleMFAStatus),
 		"POST /api/v1/auth/mfa/verify":   s.native(mfaNone, bucketMFA, s.handleMFAVerify),
+
+		"POST /api/v1/auth/mfa/webauthn/assertion/start":  s.native(mfaNone, bucketMFA, s.handleWebAuthnStart),
+		"POST /api/v1/auth/mfa/webauthn/assertion/verify": s.native(mfaNone, bucketMFA, s.handleWebAuthnVerify),
+		"PUT /api/v1/auth/mfa/preferred-method":           s.native(mfaStepUp, bucketMFA, s.handlePreferredMethod),
+
+		"GET /api/v1/api-tokens":             s.native(mfaNone, "", s.handleListAPITokens),
+		"POST /api/v1/api-tokens":            s.native(mfaAlways, bucketTokenCreate, s.handleCreateAPIToken),
+		"GET /api/v1/api-tokens/permissions": s.native(mfaNone, "", s.handleTokenPermissions),
 	}
 }
 

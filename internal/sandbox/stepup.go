@@ -127,7 +127,7 @@ func (s *Server) decideNativeMFA(level mfaLevel, p *principal) (mfaReply, bool) 
 	if p.mfaType != factorTOTP && p.mfaType != factorWebAuthn {
 		return replyInvalidType, false
 	}
-	if err := s.verifyProofLocked(p.user, p.mfaType, p.mfaValue); err != nil {
+	if err := s.verifyProofLocked(p); err != nil {
 		return replyVerificationFailed(p.mfaType), false
 	}
 	s.markStepUpLocked(sess, now)
@@ -146,7 +146,7 @@ func (s *Server) enforceProxyMFA(w http.ResponseWriter, level mfaLevel, p *princ
 	var verr error
 	open := s.proxyWindowOpen(p.session, now)
 	if !open && p.hasProof() {
-		verr = s.verifyProofLocked(p.user, p.mfaType, p.mfaValue)
+		verr = s.verifyProofLocked(p)
 		if verr == nil {
 			s.markStepUpLocked(p.session, now)
 		}

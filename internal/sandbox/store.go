@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // User is a seeded, MFA-enrolled gateway account as exposed to tests and to
@@ -53,9 +55,24 @@ type userRecord struct {
 	attempts       []mfaAttempt
 	consumedSteps  map[int64]bool // steps accepted once; reuse is a replay
 	submittedSteps map[int64]bool // steps a client ever sent, for ReplayCount
+	// stepHistory lists every consumed step in order. Unlike consumedSteps
+	// it is never pruned, so /_sandbox/totp-steps can show a whole test run.
+	stepHistory []int64
+	replays     int // this user's share of Server.replayCount
+
+	// Further MFA methods, in creation order after the TOTP one.
+	totpMethodID      int64
+	yubi              *yubiMethod
+	webauthnCreds     []*webauthnCredential
+	backupCodes       []*backupCode
+	backupGeneratedAt *time.Time
+	preferredMethod   *string // "totp" or "webauthn"; nil when unset
 }
 
-func (u *userRecord) enrolled() bool { return u.totpSecret != "" }
+// enrolled reports whether the user has at least one confirmed method.
+func (u *userRecord) enrolled() bool {
+	return u.totpSecret != "" || u.yubi != nil || len(u.webauthnCreds) > 0
+}
 
 // session is a user_sessions row. Only the SHA-256 of the token is kept, like
 // the real server, so a leaked store never yields usable credentials.
@@ -81,11 +98,15 @@ type session struct {
 // apiToken is an api_tokens row; the secret itself is never stored.
 type apiToken struct {
 	id          int64
+	publicID    string // UUID used in /api-tokens/{public_id}
 	name        string
 	tokenHash   string
 	ownerEmail  string
 	permissions []string
+	createdAt   time.Time
+	createdBy   string // creator's e-mail; empty for tokens minted by tests
 	expiresAt   *time.Time
+	lastUsedAt  *time.Time
 }
 
 // loginState is a cli_login_states row: created by /auth/cli/start and
@@ -134,14 +155,21 @@ func hashSecret(secret string) string {
 func (s *Server) seed() {
 	now := s.now()
 	for _, su := range seedUsers {
-		s.addUserLocked(&userRecord{
+		u := &userRecord{
 			email:       su.Email,
 			name:        su.Name,
 			roles:       []string{su.Role},
 			totpSecret:  su.TOTPSecret,
 			enrolledAt:  now,
 			mfaRequired: true,
-		})
+		}
+		s.addUserLocked(u)
+		// Method rows in the order enrollment would create them: the
+		// authenticator app, then the YubiKey, then the backup codes that
+		// enrollment hands out.
+		u.totpMethodID = s.newMethodIDLocked()
+		u.yubi = &yubiMethod{methodID: s.newMethodIDLocked(), publicID: yubicoPublicID(u.email), createdAt: now, used: map[string]bool{}}
+		s.seedBackupCodesLocked(u, now)
 	}
 	s.addUserLocked(&userRecord{
 		email:       UnenrolledEmail,
@@ -184,9 +212,14 @@ func (s *Server) createSessionLocked(u *userRecord, channel string, ttl time.Dur
 	return token, sess
 }
 
-// IssueAPIToken mints an rgw_ API token owned by email, for tests that need
-// token authentication before the api-tokens endpoints exist. permissions
-// defaults to convox:*:*.
+func (s *Server) newMethodIDLocked() int64 {
+	s.nextMethodID++
+	return s.nextMethodID
+}
+
+// IssueAPIToken mints an rgw_ API token owned by email without going
+// through POST /api/v1/api-tokens (no MFA, no rate limit, no check that
+// the name is unused). permissions defaults to convox:*:*.
 func (s *Server) IssueAPIToken(email, name string, permissions ...string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,21 +229,32 @@ func (s *Server) IssueAPIToken(email, name string, permissions ...string) (strin
 	if len(permissions) == 0 {
 		permissions = []string{"convox:*:*"}
 	}
+	token, _ := s.mintAPITokenLocked(email, name, permissions, "")
+	return token, nil
+}
+
+// mintAPITokenLocked stores a new token row and returns the secret, which
+// exists only in the response to the client.
+func (s *Server) mintAPITokenLocked(owner, name string, permissions []string, createdBy string) (string, *apiToken) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", err
+		panic("sandbox: crypto/rand failed: " + err.Error())
 	}
 	// Padded base64url: the real token is 48 chars ending in "=".
 	token := "rgw_" + base64.URLEncoding.EncodeToString(b)
 	s.nextTokenID++
-	s.apiTokens[hashSecret(token)] = &apiToken{
+	t := &apiToken{
 		id:          s.nextTokenID,
+		publicID:    uuid.NewString(),
 		name:        name,
 		tokenHash:   hashSecret(token),
-		ownerEmail:  email,
+		ownerEmail:  owner,
 		permissions: append([]string(nil), permissions...),
+		createdAt:   s.now(),
+		createdBy:   createdBy,
 	}
-	return token, nil
+	s.apiTokens[t.tokenHash] = t
+	return token, t
 }
 
 // Users returns the seeded MFA-enrolled users in a fixed order.

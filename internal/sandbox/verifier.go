@@ -11,8 +11,8 @@ import (
 )
 
 // The MFA verifier (§4.5). One entry point handles every non-WebAuthn code
-// ("TOTP-class": TOTP now; backup codes and Yubico OTP slot in where marked)
-// and one handles WebAuthn, so endpoints never care which factor a code is.
+// ("TOTP-class": Yubico OTP, TOTP and backup codes) and one handles WebAuthn
+// (webauthn.go), so endpoints never care which factor a code is.
 // All functions here run with s.mu held: attempt counting, step consumption
 // and locking must be atomic per user.
 
@@ -31,13 +31,12 @@ const (
 
 // Verifier errors. Their texts are what POST /auth/mfa/verify returns.
 var (
-	errCodeRequired        = errors.New("code required")
-	errVerificationFailed  = errors.New("verification failed")
-	errTooManyAttempts     = errors.New("too many attempts - try again in 5 minutes")
-	errAccountLocked       = errors.New("account locked - contact administrator")
-	errAccountLockedNow    = errors.New("account locked due to multiple failed attempts - contact administrator")
-	errWebAuthnUnavailable = errors.New("WebAuthn not configured")
-	errInvalidMFAType      = errors.New("invalid mfa type")
+	errCodeRequired       = errors.New("code required")
+	errVerificationFailed = errors.New("verification failed")
+	errTooManyAttempts    = errors.New("too many attempts - try again in 5 minutes")
+	errAccountLocked      = errors.New("account locked - contact administrator")
+	errAccountLockedNow   = errors.New("account locked due to multiple failed attempts - contact administrator")
+	errInvalidMFAType     = errors.New("invalid mfa type")
 )
 
 // mfaAttempt is one row of the real server's MFA attempt tables.
@@ -72,22 +71,22 @@ func matchTOTPStep(secret, code string, now time.Time) (int64, bool) {
 	return 0, false
 }
 
-// verifyProofLocked checks an MFA proof of the given type for u. Unknown
+// verifyProofLocked checks the MFA proof attached to p's request. Unknown
 // types fail with errInvalidMFAType before anything is counted.
-func (s *Server) verifyProofLocked(u *userRecord, typ, value string) error {
-	switch typ {
+func (s *Server) verifyProofLocked(p *principal) error {
+	switch p.mfaType {
 	case factorTOTP:
-		return s.verifyCodeLocked(u, value)
+		return s.verifyCodeLocked(p.user, p.mfaValue)
 	case factorWebAuthn:
-		return s.verifyWebAuthnLocked(u, value)
+		return s.verifyWebAuthnProofLocked(p.user, p.mfaValue, p.origin)
 	default:
 		return errInvalidMFAType
 	}
 }
 
 // verifyCodeLocked is the TOTP-class verifier, in the real server's order:
-// lock, attempt limit, (Yubico OTP), TOTP with per-user step consumption,
-// (backup codes), failure.
+// lock, attempt limit, Yubico OTP, TOTP with per-user step consumption,
+// backup codes, failure.
 func (s *Server) verifyCodeLocked(u *userRecord, code string) error {
 	code = strings.TrimSpace(code)
 	if code == "" {
@@ -104,7 +103,11 @@ func (s *Server) verifyCodeLocked(u *userRecord, code string) error {
 	}
 	u.pruneSteps(now)
 
-	// (Yubico OTP: a 44-char code would be tried here — next issue.)
+	// Yubico successes are deliberately not recorded as attempts (as on the
+	// real server); a failure falls through to the other factors.
+	if len(code) == yubicoOTPLength && s.verifyYubicoLocked(u, code, now) {
+		return nil
+	}
 
 	if u.totpSecret != "" {
 		if step, ok := matchTOTPStep(u.totpSecret, code, now); ok {
@@ -116,6 +119,7 @@ func (s *Server) verifyCodeLocked(u *userRecord, code string) error {
 				return errVerificationFailed
 			}
 			u.consumedSteps[step] = true
+			u.stepHistory = append(u.stepHistory, step)
 			u.attempts = append(u.attempts, mfaAttempt{at: now, factor: factorTOTP, success: true})
 			t := now
 			u.lastUsedAt = &t
@@ -123,23 +127,16 @@ func (s *Server) verifyCodeLocked(u *userRecord, code string) error {
 		}
 	}
 
-	// (Backup codes: single-use HMAC comparison would go here — next issue.)
+	if s.consumeBackupCodeLocked(u, code, now) {
+		u.attempts = append(u.attempts, mfaAttempt{at: now, factor: factorTOTP, success: true})
+		return nil
+	}
 
 	u.attempts = append(u.attempts, mfaAttempt{at: now, factor: factorTOTP, reason: "invalid_code"})
 	if err := s.lockIfNeededLocked(u, now); err != nil {
 		return err
 	}
 	return errVerificationFailed
-}
-
-// verifyWebAuthnLocked is a placeholder until the WebAuthn issue: the
-// sandbox has no credentials, so every assertion fails the way a server
-// without WebAuthn configured does, without counting an attempt.
-func (s *Server) verifyWebAuthnLocked(u *userRecord, _ string) error {
-	if u.lockedAt != nil {
-		return errAccountLocked
-	}
-	return errWebAuthnUnavailable
 }
 
 // lockIfNeededLocked locks u once it has lockThreshold failed attempts of
@@ -204,6 +201,7 @@ func (s *Server) observeSubmissionLocked(u *userRecord, code string) {
 	}
 	if u.submittedSteps[step] {
 		s.replayCount++
+		u.replays++
 		s.logger.Printf("replayed TOTP step submitted for %s", u.email)
 		return
 	}

@@ -1,0 +1,278 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+const admin = "admin@example.com"
+
+// stepUpCmd is a step-up-level action on the rack proxy (release:create).
+var stepUpCmd = []string{"api", "-X", "POST", "/apps/demo/releases", "-f", "description=e2e"}
+
+// mfaEnv is a logged-in user on a private sandbox whose step-up window the
+// test has closed.
+func mfaEnv(t *testing.T, extra ...string) (*env, *sandbox) {
+	sb := newSandbox(t, extra...)
+	e := newEnv(t)
+	e.sb = sb
+	e.login("prod", admin)
+	sb.expireStepUp(t, admin)
+	return e, sb
+}
+
+func TestStepUpPromptsOnceThenRidesTheWindow(t *testing.T) {
+	e, sb := mfaEnv(t)
+	p := e.startPTY("term1", stepUpCmd...)
+	p.waitText("Step-up MFA required for this operation.", 10*time.Second)
+	p.waitText("Enter TOTP code:", 5*time.Second)
+	p.typeSecret("000000")
+	p.waitText("Invalid code", 5*time.Second)
+	p.typeSecret(totpCodes.next(t, sb, admin))
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.Output())
+	}
+	out := p.Output()
+	if strings.Count(out, "Enter TOTP code:") != 2 || !strings.Contains(out, "MFA verified") {
+		t.Fatalf("want two prompts (one wrong code) and MFA verified:\n%s", out)
+	}
+	if strings.Contains(out, "000000") {
+		t.Error("a code was echoed")
+	}
+
+	before := sb.requests(t)
+	r := e.mustRun(stepUpCmd...) // stdin is not a terminal: no prompt possible
+	after := sb.requests(t)
+	if strings.Contains(r.Err, "Enter TOTP") {
+		t.Errorf("second command prompted:\n%s", r)
+	}
+	for k, v := range after {
+		d := v - before[k]
+		switch {
+		case k == "POST /api/v1/rack-proxy/apps/demo/releases" && d != 1:
+			t.Errorf("%s: %d requests, want 1", k, d)
+		case k != "POST /api/v1/rack-proxy/apps/demo/releases" && d != 0:
+			t.Errorf("a fresh window cost an extra request: %s ×%d", k, d)
+		}
+	}
+	if n := sb.replays(t); n != 0 {
+		t.Errorf("the sandbox saw %d replayed TOTP steps", n)
+	}
+}
+
+func TestEightTerminalsShareOnePrompt(t *testing.T) {
+	e, sb := mfaEnv(t)
+	e.mustRun("racks") // the agent is up before the race starts
+	const n = 8
+	terms := make([]*ptyTerm, n)
+	for i := range terms {
+		terms[i] = e.startPTY(fmt.Sprintf("term%d", i+1), stepUpCmd...)
+	}
+	prompting := waitOnePrompt(t, terms, 15*time.Second)
+	time.Sleep(300 * time.Millisecond) // let every other terminal reach the guard
+	prompting.typeSecret(totpCodes.next(t, sb, admin))
+	prompts := 0
+	for _, p := range terms {
+		if code := p.wait(20 * time.Second); code != 0 {
+			t.Errorf("%s exit %d:\n%s", p.name, code, p.Output())
+		}
+		out := p.Output()
+		prompts += strings.Count(out, "Enter TOTP code:")
+		if p != prompting && !(strings.Contains(out, "Waiting for MFA verification in another terminal") &&
+			strings.Contains(out, "Using the MFA window opened by")) {
+			// A terminal that arrives after the window opened simply
+			// uses it; most arrive while the prompt is up.
+			if strings.Contains(out, "Step-up MFA required") {
+				t.Errorf("%s prompted too:\n%s", p.name, out)
+			}
+		}
+	}
+	if prompts != 1 {
+		t.Fatalf("%d prompts for %d terminals, want 1", prompts, n)
+	}
+	waiting := 0
+	for _, p := range terms {
+		if strings.Contains(p.Output(), "Waiting for MFA verification in another terminal") {
+			waiting++
+		}
+	}
+	if waiting < n-1 {
+		t.Errorf("only %d terminals said they were waiting", waiting)
+	}
+	t.Logf("8 terminals: 1 prompt, %d waited and reused the window", waiting)
+}
+
+func TestCancelledPromptHandsOver(t *testing.T) {
+	e, sb := mfaEnv(t)
+	e.mustRun("racks")
+	a := e.startPTY("first", stepUpCmd...)
+	a.waitText("Enter TOTP code:", 10*time.Second)
+	b := e.startPTY("second", stepUpCmd...)
+	b.waitText("Waiting for MFA verification in another terminal", 10*time.Second)
+	for !a.echoOff() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.interrupt()
+	if code := a.wait(10 * time.Second); code != ipc.ExitInterrupted {
+		t.Errorf("cancelled terminal exit %d:\n%s", code, a.Output())
+	}
+	if a.echoOff() {
+		t.Error("the cancelled terminal was left with echo off")
+	}
+	b.waitText("Enter TOTP code:", 10*time.Second)
+	b.typeSecret(totpCodes.next(t, sb, admin))
+	if code := b.wait(10 * time.Second); code != 0 {
+		t.Fatalf("second terminal exit %d:\n%s", code, b.Output())
+	}
+}
+
+func TestAlwaysNeedsAProofEachTime(t *testing.T) {
+	e, sb := mfaEnv(t)
+	for i := 1; i <= 2; i++ {
+		create := []string{"api", "-X", "POST", "/api/v1/api-tokens", "-d", fmt.Sprintf(`{"name":"ci-%d","permissions":["convox:app:list"]}`, i)}
+		p := e.startPTY(fmt.Sprintf("always%d", i), create...)
+		p.waitText("MFA verification required.", 10*time.Second)
+		p.waitText("TOTP code", 5*time.Second)
+		p.typeSecret(totpCodes.next(t, sb, admin))
+		if code := p.wait(10 * time.Second); code != 0 {
+			t.Fatalf("always #%d exit %d:\n%s", i, code, p.Output())
+		}
+		if !strings.Contains(p.Output(), "rgw_") {
+			t.Errorf("no token in the answer:\n%s", p.Output())
+		}
+	}
+	if n := sb.replays(t); n != 0 {
+		t.Errorf("a TOTP step was sent twice (%d replays)", n)
+	}
+}
+
+func TestNonInteractiveFailsFastWithRemedies(t *testing.T) {
+	e, sb := mfaEnv(t)
+	before := sb.requests(t)["POST /api/v1/auth/mfa/verify"]
+	r := e.run(stepUpCmd...)
+	if r.Code != ipc.ExitStepUp {
+		t.Fatalf("exit %d, want %d:\n%s", r.Code, ipc.ExitStepUp, r)
+	}
+	if !strings.HasPrefix(r.Err, "Error: Step-up required but no interactive terminal") {
+		t.Errorf("message:\n%s", r.Err)
+	}
+	contains(t, "remedies", r.Err, "API token", "--mfa-code")
+	if strings.Contains(r.Err, "Enter TOTP") || sb.requests(t)["POST /api/v1/auth/mfa/verify"] != before {
+		t.Errorf("prompted or verified:\n%s", r)
+	}
+	// RACK_GATEWAY_NONINTERACTIVE=1 holds even in a terminal.
+	e.set("RACK_GATEWAY_NONINTERACTIVE", "1")
+	p := e.startPTY("noninteractive", stepUpCmd...)
+	if code := p.wait(10 * time.Second); code != ipc.ExitStepUp {
+		t.Errorf("in a pty with RACK_GATEWAY_NONINTERACTIVE=1: exit %d\n%s", code, p.Output())
+	}
+	// --mfa-code is the proof, no prompt needed.
+	r = e.run(append(stepUpCmd, "--mfa-code", totpCodes.next(t, sb, admin))...)
+	if r.Code != 0 {
+		t.Fatalf("--mfa-code: %s", r)
+	}
+}
+
+func TestLockoutGuardStopsBeforeTheFifthFailure(t *testing.T) {
+	e, sb := mfaEnv(t)
+	p := e.startPTY("guard", stepUpCmd...)
+	for i := 0; i < 4; i++ {
+		p.waitText("Enter TOTP code:", 10*time.Second)
+		want := i + 1
+		p.typeSecret(fmt.Sprintf("00000%d", i))
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Count(p.Output(), "Invalid code") < want && !strings.Contains(p.Output(), "will not send another") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no answer to wrong code %d:\n%s", want, p.Output())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if code := p.wait(10 * time.Second); code == 0 {
+		t.Fatalf("succeeded after 4 wrong codes:\n%s", p.Output())
+	}
+	contains(t, "guard", p.Output(), "will not send another", "locks the account at 5")
+	// A second command within 5 minutes is refused without sending a code.
+	q := e.startPTY("guard2", stepUpCmd...)
+	if code := q.wait(10 * time.Second); code == 0 || strings.Contains(q.Output(), "Enter TOTP code:") {
+		t.Errorf("second command: exit %d\n%s", code, q.Output())
+	}
+	// The user is not locked: the session still works.
+	e.mustRun("test-auth")
+	_ = sb
+}
+
+func TestExpiredWindowIsReopenedWithANewCode(t *testing.T) {
+	e, sb := mfaEnv(t, "--step-up-window", "12s")
+	p := e.startPTY("open", stepUpCmd...)
+	p.waitText("Enter TOTP code:", 10*time.Second)
+	p.typeSecret(totpCodes.next(t, sb, admin))
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.Output())
+	}
+	time.Sleep(13 * time.Second) // the server's window closes
+	q := e.startPTY("reopen", stepUpCmd...)
+	q.waitText("Enter TOTP code:", 10*time.Second)
+	q.typeSecret(totpCodes.next(t, sb, admin))
+	if code := q.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, q.Output())
+	}
+	if n := sb.replays(t); n != 0 {
+		t.Errorf("the expired window was re-opened with a replayed code (%d replays)", n)
+	}
+}
+
+// waitOnePrompt waits until one terminal prompts and returns it.
+func waitOnePrompt(t *testing.T, terms []*ptyTerm, d time.Duration) *ptyTerm {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		var found []*ptyTerm
+		for _, p := range terms {
+			if p.has("Enter TOTP code:") {
+				found = append(found, p)
+			}
+		}
+		if len(found) > 1 {
+			t.Fatalf("%d terminals prompted", len(found))
+		}
+		if len(found) == 1 {
+			return found[0]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var b strings.Builder
+	for _, p := range terms {
+		b.WriteString(p.name + ":\n" + p.Output() + "\n")
+	}
+	t.Fatalf("no terminal prompted:\n%s", b.String())
+	return nil
+}
+
+var _ sync.Mutex
+
+func TestLoginMFAInTheTerminal(t *testing.T) {
+	sb := newSandbox(t)
+	e := newEnv(t)
+	e.sb = sb
+	auth := e.root + "/auth"
+	p := e.startPTY("login", "login", "prod", sb.URL, "--no-open", "--auth-file", auth)
+	u := waitAuthURL(t, auth, 10*time.Second)
+	p.waitText("enter your TOTP code here", 10*time.Second)
+	// A code before the browser leg is done: the agent asks to finish it.
+	p.typeSecret(totpCodes.next(t, sb, admin))
+	p.waitText("Finish the browser sign-in first", 10*time.Second)
+	// The browser signs in but stops at the MFA challenge (no mfa=auto).
+	browse(t, u+"&selected_user="+admin)
+	p.typeSecret(totpCodes.next(t, sb, admin))
+	if code := p.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.Output())
+	}
+	contains(t, "login", p.Output(), "MFA verified", "Successfully logged in to prod as admin@example.com")
+	e.mustRun("test-auth")
+}
