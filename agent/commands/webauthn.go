@@ -3,7 +3,9 @@ package commands
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/url"
+	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
@@ -23,13 +25,21 @@ func (x *Ctx) asserter(ctx context.Context, t *Target) stepup.Asserter {
 		return nil
 	}
 	origin := originOf(t.URL)
+	ttl := time.Duration(t.Profile.Config().WebAuthnPINCacheSeconds) * time.Second
 	return func(ctx context.Context, start *gateway.AssertionStart, touch func()) (string, error) {
 		pk := start.Options.PublicKey
 		req := fido.Request{
 			RPID: pk.RPID, Challenge: pk.Challenge, Origin: origin,
 			UserVerification: pk.UserVerification, Touch: touch,
 			PIN: func(ctx context.Context) (string, error) {
-				return x.Term.Prompt(ctx, ipc.Prompt{Text: "Security key PIN:", Secret: true, Rack: t.Name, Reason: "fido_pin"})
+				if pin, ok := x.Core.PIN.Get(); ok {
+					return pin, nil
+				}
+				pin, err := x.Term.Prompt(ctx, ipc.Prompt{Text: "Security key PIN:", Secret: true, Rack: t.Name, Reason: "fido_pin"})
+				if err == nil {
+					x.Core.PIN.Put(pin, ttl)
+				}
+				return pin, err
 			},
 		}
 		for _, c := range pk.AllowCredentials {
@@ -40,6 +50,9 @@ func (x *Ctx) asserter(ctx context.Context, t *Target) stepup.Asserter {
 			req.AllowCredentials = append(req.AllowCredentials, id)
 		}
 		as, err := a.Assert(ctx, req)
+		if errors.Is(err, fido.ErrPINInvalid) || errors.Is(err, fido.ErrPINBlocked) {
+			x.Core.PIN.Clear()
+		}
 		if err != nil {
 			return "", err
 		}

@@ -49,6 +49,9 @@ type Config struct {
 	NotificationSound string              `json:"notification_sound,omitempty"`
 	SoundVolume       *float64            `json:"sound_volume,omitempty"`
 	AllRacksExclude   []string            `json:"all_racks_exclude,omitempty"`
+	// WebAuthnPINCacheSeconds keeps a security key's PIN in agent memory
+	// this long (0, the default: ask every time). Ours, not upstream's.
+	WebAuthnPINCacheSeconds int `json:"webauthn_pin_cache_seconds,omitempty"`
 
 	extra map[string]json.RawMessage
 }
@@ -126,7 +129,7 @@ func (c *Config) decode(data []byte, tokens map[string]string) error {
 	return nil
 }
 
-var knownConfigKeys = []string{"current", "gateways", "machine_id", "mfa_preference", "notification_sound", "sound_volume", "all_racks_exclude"}
+var knownConfigKeys = []string{"current", "gateways", "machine_id", "mfa_preference", "notification_sound", "sound_volume", "all_racks_exclude", "webauthn_pin_cache_seconds"}
 
 // "token" is known so that it is dropped, never written back.
 var knownGatewayKeys = []string{"url", "token", "email", "expires_at", "session_id", "channel", "device_id", "device_name", "mfa_verified", "mfa_preference", "notification_sound", "sound_volume"}

@@ -30,6 +30,8 @@ type Core struct {
 	MFA *stepup.Engine
 	// Authenticator talks to security keys (nil: WebAuthn off).
 	Authenticator fido.Authenticator
+	// PIN caches the security key's PIN when the user opted in.
+	PIN PINCache
 
 	mu       sync.Mutex
 	profiles map[string]*Profile

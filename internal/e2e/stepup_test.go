@@ -276,3 +276,43 @@ func TestLoginMFAInTheTerminal(t *testing.T) {
 	contains(t, "login", p.Output(), "MFA verified", "Successfully logged in to prod as admin@example.com")
 	e.mustRun("test-auth")
 }
+
+// The server closes the window while the agent still thinks it is open (an
+// admin shortened it, or it ran out mid-command): the 401 carrying
+// X-MFA-Required makes the agent step up once, with a new code, and retry.
+func TestServerClosedWindowTriggersOneStepUpAndRetry(t *testing.T) {
+	e, sb := mfaEnv(t)
+	p := e.startPTY("open", stepUpCmd...)
+	p.waitText("Enter TOTP code:", 10*time.Second)
+	p.typeSecret(totpCodes.next(t, sb, admin))
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.Output())
+	}
+	sb.expireStepUp(t, admin)
+	before := sb.requests(t)["POST /api/v1/rack-proxy/apps/demo/releases"]
+	q := e.startPTY("reactive", stepUpCmd...)
+	q.waitText("Enter TOTP code:", 10*time.Second)
+	q.typeSecret(totpCodes.next(t, sb, admin))
+	if code := q.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, q.Output())
+	}
+	if d := sb.requests(t)["POST /api/v1/rack-proxy/apps/demo/releases"] - before; d != 2 {
+		t.Errorf("want the refused request and one retry, got %d requests", d)
+	}
+	if n := sb.replays(t); n != 0 {
+		t.Errorf("%d replayed TOTP steps", n)
+	}
+}
+
+func TestTestAuthMFAPrintsTheBlockAndVerifies(t *testing.T) {
+	e, sb := mfaEnv(t)
+	p := e.startPTY("test-auth", "test-auth", "mfa")
+	p.waitText("Enter TOTP code:", 10*time.Second)
+	p.typeSecret(totpCodes.next(t, sb, admin))
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.Output())
+	}
+	contains(t, "test-auth mfa", p.Output(), "Authenticated as admin@example.com", "Role: admin",
+		"MFA enrolled: Yes", "MFA methods: TOTP", "Last MFA verification:", "Step-up window: Expired",
+		"MFA verified", "Step-up window: Active (expires in")
+}
