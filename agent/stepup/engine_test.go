@@ -72,7 +72,6 @@ func session(gw Verifier) Session {
 	return Session{Key: "k", User: "u", Rack: "prod", Gateway: gw}
 }
 
-
 func TestSharedWindowOnePrompt(t *testing.T) {
 	gw := &fakeGW{good: "123456", window: 10 * time.Minute}
 	e := New()

@@ -22,8 +22,8 @@ import (
 )
 
 var (
-	binDir     string // built binaries
-	sandboxURL string // the package's shared sandbox
+	binDir     string                // built binaries
+	sandboxURL string                // the package's shared sandbox
 	totp       = map[string]string{} // email → base32 secret (same in every sandbox)
 )
 

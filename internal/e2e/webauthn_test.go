@@ -59,7 +59,7 @@ func TestFailingAuthenticatorFallsBackToTOTP(t *testing.T) {
 	sb := newSandbox(t)
 	e := newEnv(t)
 	e.sb = sb
-	softKey(t, e, sb, admin, true) // enrolled…
+	softKey(t, e, sb, admin, true)  // enrolled…
 	softKey(t, e, sb, admin, false) // …but the agent holds a different key
 	e.login("prod", admin)
 	sb.expireStepUp(t, admin)
