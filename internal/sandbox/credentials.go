@@ -18,6 +18,9 @@ type principal struct {
 	mfaValue string
 	// origin is the WebAuthn origin a proof on this request must carry.
 	origin string
+	// approval is the deploy approval a gated proxy action runs under
+	// (§6.5); nil otherwise.
+	approval *deployApproval
 }
 
 func (p *principal) isAPIToken() bool { return p.token != nil }

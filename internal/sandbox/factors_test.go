@@ -48,9 +48,9 @@ func TestBackupCodeAsStepUpProof(t *testing.T) {
 	tok := e.session("deployer@example.com", true)
 	e.clock.Advance(11 * time.Minute)
 	code := e.s.BackupCodes("deployer@example.com")[3]
-	wantStatus(t, e.do(req{method: "POST", path: "/api/v1/rack-proxy/apps/web/releases", header: bearer(tok + ".totp." + code)}), 200)
+	wantStatus(t, e.do(req{method: "POST", path: "/api/v1/rack-proxy/apps/demo/releases", header: bearer(tok + ".totp." + code)}), 200)
 	e.clock.Advance(11 * time.Minute)
-	rec := e.do(req{method: "POST", path: "/api/v1/rack-proxy/apps/web/releases", header: bearer(tok + ".totp." + code)})
+	rec := e.do(req{method: "POST", path: "/api/v1/rack-proxy/apps/demo/releases", header: bearer(tok + ".totp." + code)})
 	if rec.Code != 401 || rec.Body.String() != "MFA verification failed" {
 		t.Fatalf("reused backup code: %d %q", rec.Code, rec.Body.String())
 	}
@@ -84,7 +84,7 @@ func TestTOTPStepsKnob(t *testing.T) {
 	tok := e.session("viewer@example.com", false)
 	code := e.code("viewer@example.com")
 	wantStatus(t, e.verify(tok, code), 200)
-	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/apps/web/env", body: `{}`, header: withHeader(tok, "X-Mfa-Totp", code)}), 403)
+	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/apps/demo/env", body: `{}`, header: withHeader(tok, "X-Mfa-Totp", code)}), 403)
 	rec := e.do(req{method: "GET", path: "/_sandbox/totp-steps", remote: "127.0.0.1:1"})
 	body := decode(t, rec.Body.Bytes())
 	users := body["users"].(map[string]any)

@@ -33,6 +33,12 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.totpSteps())
 	case path == "step-up-window":
 		s.serveWindowKnob(w, r)
+	case r.Method == http.MethodPost && path == "drop-websockets":
+		writeJSON(w, http.StatusOK, map[string]any{"status": "armed", "pending": s.DropNextWebSocket()})
+	case path == "destructive-actions":
+		s.serveDestructiveKnob(w, r)
+	case path == "deploy-approvals":
+		s.serveApprovalsKnob(w, r)
 	case strings.HasPrefix(path, "users/"):
 		// r.URL.Path is already unescaped, so "%40" arrives as "@".
 		rest := strings.TrimPrefix(path, "users/")
@@ -65,6 +71,67 @@ func (s *Server) serveWindowKnob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"seconds": int64(s.StepUpWindow() / time.Second)})
+}
+
+// DropNextWebSocket arms the drop knob: the next WebSocket stream (logs
+// or exec) sends at most one message and then loses its TCP connection,
+// with no exit marker and no close frame. Each call arms one more stream;
+// it returns how many are armed.
+func (s *Server) DropNextWebSocket() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rack.dropWS++
+	return s.rack.dropWS
+}
+
+// serveDestructiveKnob is GET/PUT /_sandbox/destructive-actions,
+// {"allow":bool}: the allow_destructive_actions setting.
+func (s *Server) serveDestructiveKnob(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut:
+		var req struct {
+			Allow *bool `json:"allow"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Allow == nil {
+			writeError(w, http.StatusBadRequest, `body must be {"allow": true|false}`)
+			return
+		}
+		s.SetAllowDestructiveActions(*req.Allow)
+	default:
+		notFound(w)
+		return
+	}
+	s.mu.Lock()
+	allow := s.rack.allowDestructive
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]bool{"allow": allow})
+}
+
+// serveApprovalsKnob is GET/PUT /_sandbox/deploy-approvals,
+// {"enabled":bool,"window_seconds":N}: deploy_approvals_enabled and
+// deploy_approval_window_minutes (in seconds; ≤ 0 → 900).
+func (s *Server) serveApprovalsKnob(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut:
+		var req struct {
+			Enabled       *bool `json:"enabled"`
+			WindowSeconds int64 `json:"window_seconds"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Enabled == nil {
+			writeError(w, http.StatusBadRequest, `body must be {"enabled": true|false, "window_seconds": N}`)
+			return
+		}
+		s.ConfigureDeployApprovals(*req.Enabled, time.Duration(req.WindowSeconds)*time.Second)
+	default:
+		notFound(w)
+		return
+	}
+	s.mu.Lock()
+	body := map[string]any{"enabled": s.approvalsEnabled, "window_seconds": int64(s.approvalWindow / time.Second)}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) serveUserKnob(w http.ResponseWriter, r *http.Request, email, action string) {

@@ -1,14 +1,13 @@
 package sandbox
 
 import (
-	"crypto/rand"
 	"net/http"
 	"strings"
 )
 
 // The Convox rack proxy (§6). The route table is data: each allow-listed
-// method+path carries its permission, MFA level and handler, so the
-// in-memory rack only has to fill in handlers.
+// method+path carries its permission, MFA level and the in-memory rack
+// handler that answers it.
 
 const proxyPrefix = "/api/v1/rack-proxy"
 
@@ -23,7 +22,7 @@ type proxyRoute struct {
 	pattern    string // segments; "{name}" matches one segment
 	permission string // without the "convox:" prefix
 	level      mfaLevel
-	handler    proxyHandler // nil: not implemented by the sandbox yet
+	handler    proxyHandler
 }
 
 var (
@@ -36,42 +35,42 @@ var (
 
 // proxyRoutes is §6.1's allow-list, in its order.
 var proxyRoutes = []proxyRoute{
-	{get, "/apps", "app:list", mfaNone, placeholderList},
-	{get, "/apps/{name}", "app:read", mfaNone, placeholderNoApp("name")},
-	{post, "/apps", "app:create", mfaStepUp, nil},
-	{put, "/apps/{name}", "app:update", mfaStepUp, nil},
-	{del, "/apps/{name}", "app:delete", mfaAlways, nil},
-	{post, "/apps/{app}/restart", "app:restart", mfaStepUp, nil},
-	{get, "/apps/{app}/services", "app:read", mfaNone, placeholderNoApp("app")},
-	{put, "/apps/{app}/services/{name}", "app:update", mfaStepUp, nil},
-	{post, "/apps/{app}/services/{service}/restart", "process:start", mfaStepUp, nil},
-	{get, "/apps/{app}/processes", "process:list", mfaNone, placeholderNoApp("app")},
-	{get, "/apps/{app}/processes/{pid}", "process:read", mfaNone, placeholderNoApp("app")},
-	{del, "/apps/{app}/processes/{pid}", "process:terminate", mfaStepUp, nil},
-	{post, "/apps/{app}/services/{service}/processes", "process:start", mfaStepUp, nil},
-	{socketGet, "/apps/{app}/processes/{pid}/exec", "process:exec", mfaStepUp, nil},
-	{socketGet, "/apps/{app}/logs", "log:read", mfaNone, nil},
-	{socketGet, "/apps/{app}/processes/{pid}/logs", "log:read", mfaNone, nil},
-	{socketGet, "/apps/{app}/builds/{id}/logs", "log:read", mfaNone, nil},
-	{socketGet, "/system/logs", "log:read", mfaNone, nil},
-	{get, "/apps/{app}/builds", "build:list", mfaNone, placeholderNoApp("app")},
-	{get, "/apps/{app}/builds/{id}", "build:read", mfaNone, placeholderNoApp("app")},
-	{post, "/apps/{app}/builds", "build:create", mfaStepUp, nil},
-	{post, "/apps/{app}/builds/import", "build:create", mfaStepUp, nil},
-	{put, "/apps/{app}/builds/{id}", "build:update", mfaNone, nil},
-	{get, "/apps/{app}/releases", "release:list", mfaNone, placeholderNoApp("app")},
-	{get, "/apps/{app}/releases/{id}", "release:read", mfaNone, placeholderNoApp("app")},
+	{get, "/apps", "app:list", mfaNone, handleAppList},
+	{get, "/apps/{name}", "app:read", mfaNone, handleAppGet},
+	{post, "/apps", "app:create", mfaStepUp, handleAppCreate},
+	{put, "/apps/{name}", "app:update", mfaStepUp, handleAppUpdate},
+	{del, "/apps/{name}", "app:delete", mfaAlways, handleAppDelete},
+	{post, "/apps/{app}/restart", "app:restart", mfaStepUp, handleAppRestart},
+	{get, "/apps/{app}/services", "app:read", mfaNone, handleServiceList},
+	{put, "/apps/{app}/services/{name}", "app:update", mfaStepUp, handleServiceUpdate},
+	{post, "/apps/{app}/services/{service}/restart", "process:start", mfaStepUp, handleServiceRestart},
+	{get, "/apps/{app}/processes", "process:list", mfaNone, handleProcessList},
+	{get, "/apps/{app}/processes/{pid}", "process:read", mfaNone, handleProcessGet},
+	{del, "/apps/{app}/processes/{pid}", "process:terminate", mfaStepUp, handleProcessStop},
+	{post, "/apps/{app}/services/{service}/processes", "process:start", mfaStepUp, handleProcessRun},
+	{socketGet, "/apps/{app}/processes/{pid}/exec", "process:exec", mfaStepUp, handleExec},
+	{socketGet, "/apps/{app}/logs", "log:read", mfaNone, handleAppLogs},
+	{socketGet, "/apps/{app}/processes/{pid}/logs", "log:read", mfaNone, handleProcessLogs},
+	{socketGet, "/apps/{app}/builds/{id}/logs", "log:read", mfaNone, handleBuildLogs},
+	{socketGet, "/system/logs", "log:read", mfaNone, handleSystemLogs},
+	{get, "/apps/{app}/builds", "build:list", mfaNone, handleBuildList},
+	{get, "/apps/{app}/builds/{id}", "build:read", mfaNone, handleBuildGet},
+	{post, "/apps/{app}/builds", "build:create", mfaStepUp, handleBuildCreate},
+	{post, "/apps/{app}/builds/import", "build:create", mfaStepUp, handleBuildImport},
+	{put, "/apps/{app}/builds/{id}", "build:update", mfaNone, handleBuildUpdate},
+	{get, "/apps/{app}/releases", "release:list", mfaNone, handleReleaseList},
+	{get, "/apps/{app}/releases/{id}", "release:read", mfaNone, handleReleaseGet},
 	{post, "/apps/{app}/releases", "release:create", mfaStepUp, handleCreateRelease},
-	{post, "/apps/{app}/releases/{id}/promote", "release:promote", mfaStepUp, nil},
-	{post, "/apps/{app}/objects/tmp/{name}", "object:create", mfaNone, nil},
-	{get, "/instances", "instance:list", mfaNone, placeholderList},
-	{get, "/instances/{id}", "instance:read", mfaNone, placeholderNoInstance},
-	{get, "/system", "rack:read", mfaNone, placeholderSystem},
-	{get, "/system/capacity", "rack:read", mfaNone, placeholderObject},
-	{get, "/system/metrics", "rack:read", mfaNone, placeholderList},
-	{get, "/system/processes", "rack:read", mfaNone, placeholderList},
-	{get, "/system/releases", "rack:read", mfaNone, placeholderList},
-	{put, "/system", "rack:update", mfaStepUp, nil},
+	{post, "/apps/{app}/releases/{id}/promote", "release:promote", mfaStepUp, handlePromote},
+	{post, "/apps/{app}/objects/tmp/{name}", "object:create", mfaNone, handleObjectStore},
+	{get, "/instances", "instance:list", mfaNone, handleInstanceList},
+	{get, "/instances/{id}", "instance:read", mfaNone, handleInstanceGet},
+	{get, "/system", "rack:read", mfaNone, handleSystemGet},
+	{get, "/system/capacity", "rack:read", mfaNone, handleSystemCapacity},
+	{get, "/system/metrics", "rack:read", mfaNone, handleSystemMetrics},
+	{get, "/system/processes", "rack:read", mfaNone, handleSystemProcesses},
+	{get, "/system/releases", "rack:read", mfaNone, handleSystemReleases},
+	{put, "/system", "rack:update", mfaStepUp, handleSystemUpdate},
 }
 
 // matchProxyRoute finds the route for method and path (after the prefix).
@@ -156,8 +155,17 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	allowed := s.hasPermission(p, "convox:"+rt.permission)
 	if p.isAPIToken() && !allowed {
-		writeText(w, http.StatusForbidden, permissionDeniedText(rt.permission))
-		return
+		// §6.5: a deploy_with_approval token may still do a gated action
+		// under an approved request.
+		kind := approvalGateKind(rt)
+		if kind == "" || !s.hasPermission(p, "convox:deploy:deploy_with_approval") {
+			writeText(w, http.StatusForbidden, permissionDeniedText(rt.permission))
+			return
+		}
+		if !s.gateApproval(w, r, p, rt, kind, vars) {
+			return
+		}
+		allowed = true
 	}
 	// Session users are asked for MFA before a permission denial (§10.8).
 	if !s.enforceProxyMFA(w, rt.level, p) {
@@ -168,12 +176,13 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodDelete && rt.permission != "process:terminate" {
-		writeText(w, http.StatusForbidden, "Destructive rack actions are disabled by policy")
-		return
-	}
-	if rt.handler == nil {
-		writeError(w, http.StatusNotImplemented, "not implemented by the sandbox yet")
-		return
+		s.mu.Lock()
+		allow := s.rack.allowDestructive
+		s.mu.Unlock()
+		if !allow {
+			writeText(w, http.StatusForbidden, "Destructive rack actions are disabled by policy")
+			return
+		}
 	}
 	rt.handler(s, w, r, p, vars)
 }
@@ -192,58 +201,11 @@ func permissionDeniedText(perm string) string {
 	return "permission denied"
 }
 
-// handleCreateRelease answers POST /apps/{app}/releases once the proxy's
-// MFA and permission checks passed: a new release like Convox's, without
-// touching any rack state (the in-memory rack does not exist yet).
-func handleCreateRelease(s *Server, w http.ResponseWriter, _ *http.Request, _ *principal, vars map[string]string) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"id":      newReleaseID(),
-		"app":     vars["app"],
-		"created": s.now().UTC(),
-	})
-}
-
-// newReleaseID mimics Convox ids: "R" and 10 random upper-case letters.
-func newReleaseID() string {
-	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	b := make([]byte, 10)
-	if _, err := rand.Read(b); err != nil {
-		panic("sandbox: crypto/rand failed: " + err.Error())
-	}
-	for i := range b {
-		b[i] = letters[int(b[i])%len(letters)]
-	}
-	return "R" + string(b)
-}
-
-// Placeholders until the in-memory rack exists: an empty rack.
-
-func placeholderList(_ *Server, w http.ResponseWriter, _ *http.Request, _ *principal, _ map[string]string) {
-	writeJSON(w, http.StatusOK, []any{})
-}
-
-func placeholderObject(_ *Server, w http.ResponseWriter, _ *http.Request, _ *principal, _ map[string]string) {
-	writeJSON(w, http.StatusOK, map[string]any{})
-}
-
-func placeholderNoApp(key string) proxyHandler {
-	return func(_ *Server, w http.ResponseWriter, _ *http.Request, _ *principal, vars map[string]string) {
-		writeError(w, http.StatusNotFound, "no such app: "+vars[key])
-	}
-}
-
-func placeholderNoInstance(_ *Server, w http.ResponseWriter, _ *http.Request, _ *principal, vars map[string]string) {
-	writeError(w, http.StatusNotFound, "no such instance: "+vars["id"])
-}
-
-func placeholderSystem(_ *Server, w http.ResponseWriter, _ *http.Request, _ *principal, _ map[string]string) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"name":     "sandbox",
-		"provider": "local",
-		"region":   "local",
-		"status":   "running",
-		"type":     "sandbox",
-		"version":  sandboxVersion,
-		"count":    0,
-	})
+// SetAllowDestructiveActions changes the allow_destructive_actions
+// setting (default false), which gates every proxied DELETE except
+// process stops.
+func (s *Server) SetAllowDestructiveActions(allow bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rack.allowDestructive = allow
 }

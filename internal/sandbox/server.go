@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -65,7 +68,18 @@ type Server struct {
 	nextSessionID int64
 	nextTokenID   int64
 	nextMethodID  int64
-	envs          map[string]map[string]string // app → env, for /apps/{app}/env
+	rack          *rackState        // the in-memory Convox rack behind the proxy
+	approvals     []*deployApproval // deploy approval requests, creation order
+
+	// Deploy-approval settings (§5.5): deploy_approvals_enabled and
+	// deploy_approval_window_minutes.
+	approvalsEnabled bool
+	approvalWindow   time.Duration
+
+	// followInterval paces followed log streams; sleep backs the fake
+	// shell's `sleep`. Tests shorten both.
+	followInterval time.Duration
+	sleep          func(ctx context.Context, d time.Duration)
 
 	rpID             string // WebAuthn relying-party ID
 	backupCodeSecret []byte // HMAC key for stored backup-code hashes
@@ -108,8 +122,12 @@ func New(cfg Config) *Server {
 		logins:    map[string]*loginState{},
 		codes:     map[string]*oauthCode{},
 		counts:    map[string]int{},
-		envs:      map[string]map[string]string{},
-		rpID:      defaultRPID(cfg),
+
+		approvalsEnabled: true,
+		approvalWindow:   15 * time.Minute,
+		followInterval:   200 * time.Millisecond,
+		sleep:            sleepContext,
+		rpID:             defaultRPID(cfg),
 		// Fixed rather than random: the codes themselves are derived
 		// deterministically, so nothing here needs to be secret.
 		backupCodeSecret: []byte("rack-gateway-sandbox backup-code hmac"),
@@ -121,6 +139,7 @@ func New(cfg Config) *Server {
 	}
 	s.mu.Lock()
 	s.seed()
+	s.seedRack()
 	s.mu.Unlock()
 	s.routes = s.nativeRoutes()
 	s.handler = s.transport(http.HandlerFunc(s.route))
@@ -266,6 +285,10 @@ func (s *Server) nativePatternRoutes() []nativePatternRoute {
 		{http.MethodGet, "/api/v1/api-tokens/{id}", mfaNone, "", s.handleGetAPIToken},
 		{http.MethodPut, "/api/v1/api-tokens/{id}", mfaAlways, "", s.handleUpdateAPIToken},
 		{http.MethodDelete, "/api/v1/api-tokens/{id}", mfaAlways, "", s.handleDeleteAPIToken},
+		{http.MethodGet, "/api/v1/deploy-approval-requests/{id}", mfaNone, "", s.handleGetApproval},
+		{http.MethodPost, "/api/v1/deploy-approval-requests/{id}/approve", mfaAlways, "", s.handleApprove},
+		{http.MethodPost, "/api/v1/deploy-approval-requests/{id}/reject", mfaAlways, "", s.handleReject},
+		{http.MethodPost, "/api/v1/deploy-approval-requests/{id}/extend", mfaAlways, "", s.handleExtend},
 	}
 }
 
@@ -292,6 +315,9 @@ func (s *Server) nativeRoutes() map[string]http.HandlerFunc {
 		"GET /api/v1/api-tokens":             s.native(mfaNone, "", s.handleListAPITokens),
 		"POST /api/v1/api-tokens":            s.native(mfaAlways, bucketTokenCreate, s.handleCreateAPIToken),
 		"GET /api/v1/api-tokens/permissions": s.native(mfaNone, "", s.handleTokenPermissions),
+
+		"GET /api/v1/deploy-approval-requests":  s.native(mfaNone, "", s.handleListApprovals),
+		"POST /api/v1/deploy-approval-requests": s.native(mfaNone, "", s.handleCreateApproval),
 	}
 }
 
@@ -305,8 +331,29 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-// Unwrap lets http.ResponseController reach the connection (WebSockets).
+// Unwrap lets http.ResponseController reach the connection.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Hijack lets gorilla/websocket take the connection (it asserts
+// http.Hijacker directly); the request is logged as 101.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("sandbox: connection cannot be hijacked")
+	}
+	r.status = http.StatusSwitchingProtocols
+	return h.Hijack()
+}
+
+// sleepContext waits d or until ctx ends.
+func sleepContext(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
 
 // writeJSON mirrors gin's c.JSON: compact json.Marshal output (HTML-escaped)
 // with the same Content-Type.

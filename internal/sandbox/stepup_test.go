@@ -27,7 +27,7 @@ func wantMFAHeader(t *testing.T, rec *httptest.ResponseRecorder, want string) {
 func TestNativeStepUpRoute(t *testing.T) {
 	e := newEnv(t)
 	put := func(hdr map[string]string, body string) *httptest.ResponseRecorder {
-		return e.do(req{method: "PUT", path: "/api/v1/apps/web/env", body: body, header: hdr})
+		return e.do(req{method: "PUT", path: "/api/v1/apps/demo/env", body: body, header: hdr})
 	}
 	// Never MFA-verified: step-up (enrolled) or enrollment (not enrolled),
 	// even with a valid proof attached.
@@ -54,7 +54,7 @@ func TestNativeStepUpRoute(t *testing.T) {
 		t.Fatalf("ignored proof counted: %d", n)
 	}
 	// GET is MFA-free and masks secrets unless asked.
-	rec = e.do(req{method: "GET", path: "/api/v1/apps/web/env", header: bearer(never)})
+	rec = e.do(req{method: "GET", path: "/api/v1/apps/demo/env", header: bearer(never)})
 	if env := decode(t, rec.Body.Bytes())["env"].(map[string]any); env["A"] != "1" || env["API_KEY"] != maskedSecret {
 		t.Fatalf("get env %s", rec.Body.String())
 	}
@@ -155,11 +155,11 @@ func TestTokenCreateBucket(t *testing.T) {
 func TestProxyReleaseStepUp(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.StepUpWindow = 2 * time.Minute })
 	tok := e.session("deployer@example.com", true)
-	path := "/api/v1/rack-proxy/apps/web/releases"
+	path := "/api/v1/rack-proxy/apps/demo/releases"
 	rec := e.do(req{method: "POST", path: path, header: bearer(tok)})
 	wantStatus(t, rec, 200)
 	rel := decode(t, rec.Body.Bytes())
-	if !regexp.MustCompile(`^R[A-Z]{10}$`).MatchString(rel["id"].(string)) || rel["app"] != "web" ||
+	if !regexp.MustCompile(`^R[A-Z]{10}$`).MatchString(rel["id"].(string)) || rel["app"] != "demo" ||
 		rel["created"] != e.clock.Now().Format(time.RFC3339) {
 		t.Fatalf("release %v", rel)
 	}
@@ -194,13 +194,13 @@ func TestWindowKnob(t *testing.T) {
 	}
 	e.clock.Advance(61 * time.Second)
 	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/rack-proxy/system", header: bearer(tok)}), 401)
-	wantJSONError(t, e.do(req{method: "PUT", path: "/api/v1/apps/web/env", body: `{}`, header: bearer(tok)}), 401, "mfa_step_up_required")
+	wantJSONError(t, e.do(req{method: "PUT", path: "/api/v1/apps/demo/env", body: `{}`, header: bearer(tok)}), 401, "mfa_step_up_required")
 	// Widening it reopens the same session's window, live, on both sides;
 	// status reports the expiry under the new length.
 	rec = e.do(req{method: "PUT", path: "/_sandbox/step-up-window", body: `{"seconds":600}`, remote: loop})
 	wantStatus(t, rec, 200)
-	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/rack-proxy/system", header: bearer(tok)}), 501)
-	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/apps/web/env", body: `{}`, header: bearer(tok)}), 200)
+	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/rack-proxy/system", header: bearer(tok)}), 200)
+	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/apps/demo/env", body: `{}`, header: bearer(tok)}), 200)
 	st := decode(t, e.do(req{method: "GET", path: "/api/v1/auth/mfa/status", header: bearer(tok)}).Body.Bytes())
 	if st["recent_step_up_expires_at"] != e.clock.Now().Add(-61*time.Second+10*time.Minute).Format(time.RFC3339) {
 		t.Fatalf("expiry %v", st["recent_step_up_expires_at"])
@@ -212,8 +212,8 @@ func TestWindowKnob(t *testing.T) {
 		t.Fatalf("expire %s", rec.Body.String())
 	}
 	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/rack-proxy/system", header: bearer(tok)}), 401)
-	wantJSONError(t, e.do(req{method: "PUT", path: "/api/v1/apps/web/env", body: `{}`, header: bearer(tok)}), 401, "mfa_step_up_required")
-	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/apps/web/env", body: `{}`, header: withHeader(tok, "X-Mfa-Totp", e.code("admin@example.com"))}), 200)
+	wantJSONError(t, e.do(req{method: "PUT", path: "/api/v1/apps/demo/env", body: `{}`, header: bearer(tok)}), 401, "mfa_step_up_required")
+	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/apps/demo/env", body: `{}`, header: withHeader(tok, "X-Mfa-Totp", e.code("admin@example.com"))}), 200)
 	rec = e.do(req{method: "GET", path: "/_sandbox/step-up-window", remote: loop})
 	if decode(t, rec.Body.Bytes())["seconds"] != float64(600) {
 		t.Fatalf("get knob %s", rec.Body.String())

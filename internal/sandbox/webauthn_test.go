@@ -74,7 +74,7 @@ func TestWebAuthnVerify(t *testing.T) {
 		t.Fatalf("verify body %v", body)
 	}
 	// The window is open: a native step-up route passes without a proof.
-	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/apps/web/env", body: `{"env":{"A":"1"}}`, header: bearer(tok)}), 200)
+	wantStatus(t, e.do(req{method: "PUT", path: "/api/v1/apps/demo/env", body: `{"env":{"A":"1"}}`, header: bearer(tok)}), 200)
 
 	// Failures, each one a counted WebAuthn attempt.
 	impostor := newSoftKey(t)
@@ -133,7 +133,7 @@ func TestWebAuthnHeaderProofOnAlwaysRoute(t *testing.T) {
 	}
 	// The proxy takes header proofs as well.
 	e.clock.Advance(11 * time.Minute)
-	rec = e.do(req{method: "POST", path: "/api/v1/rack-proxy/apps/web/releases", header: map[string]string{
+	rec = e.do(req{method: "POST", path: "/api/v1/rack-proxy/apps/demo/releases", header: map[string]string{
 		"Authorization": "Bearer " + tok, "X-MFA-WebAuthn": e.webauthnProof(tok, key)}})
 	wantStatus(t, rec, 200)
 }
