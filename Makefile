@@ -30,6 +30,7 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/rack-gateway-sandbox ./cmd/rack-gateway-sandbox
 
 test:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
 
@@ -42,6 +43,7 @@ demo: build
 bench: build
 	$(GO) test -run '^$$' -bench 'RackCommand' -benchtime 20x -count 1 ./internal/e2e/
 	$(GO) test -run '^$$' -bench 'StepUpSharing' -benchtime 3x -count 1 ./internal/e2e/
+	$(GO) test -run '^$$' -bench 'StatusAPI' -benchtime 1x -count 1 ./internal/e2e/
 
 lint: vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rack-gateway/rack-gateway/agent/audit"
 	"github.com/rack-gateway/rack-gateway/agent/commands"
 	"github.com/rack-gateway/rack-gateway/agent/core"
 	"github.com/rack-gateway/rack-gateway/agent/server"
@@ -21,6 +22,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/platform/harden"
 	"github.com/rack-gateway/rack-gateway/platform/paths"
+	"github.com/rack-gateway/rack-gateway/platform/statusfile"
 	"github.com/rack-gateway/rack-gateway/platform/tty"
 )
 
@@ -81,6 +83,9 @@ func runDaemon(args []string, stderr io.Writer) int {
 		return fail(ipc.Errorf(ipc.CodeInternal, "%v", err))
 	}
 	c := core.New(buildinfo.Version, log, nil)
+	if c.StatusPath, err = statusfile.Path(); err != nil {
+		log.Warn("no status file for shell prompts", "err", err)
+	}
 	if c.Authenticator, err = authenticator(); err != nil {
 		return fail(ipc.Errorf(ipc.CodeUsage, "%v", err))
 	}
@@ -105,7 +110,15 @@ func runDaemon(args []string, stderr io.Writer) int {
 			}
 		}
 	}
+	c.WriteStatus()
 	srv := server.New(c, sock, log)
+	if ap, err := audit.DefaultPath(); err == nil {
+		if srv.Audit, err = audit.Open(ap, 0, 0); err != nil {
+			log.Warn("no audit log", "err", err)
+		} else {
+			defer srv.Audit.Close()
+		}
+	}
 	log.Info("agent started", "pid", os.Getpid(), "version", buildinfo.Version, "socket", sock)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -1,12 +1,15 @@
 package ipc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -90,3 +93,84 @@ func (c *Client) Dialer() *websocket.Dialer {
 
 // WebsocketURL returns the ws URL of an API path on the fixed host.
 func WebsocketURL(path string) string { return "ws://" + Host + path }
+
+// Event is one message of GET /v1/events (see docs/local-api.md).
+type Event struct {
+	Seq        uint64     `json:"seq"`
+	Time       time.Time  `json:"time"`
+	Type       string     `json:"type"`
+	Rack       string     `json:"rack,omitempty"`
+	ConfigDir  string     `json:"config_dir,omitempty"`
+	Email      string     `json:"email,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	Method     string     `json:"method,omitempty"`
+	PromptID   string     `json:"prompt_id,omitempty"`
+	Command    string     `json:"command,omitempty"`
+	PID        int        `json:"pid,omitempty"`
+	Exit       *int       `json:"exit,omitempty"`
+	AnsweredBy string     `json:"answered_by,omitempty"`
+}
+
+// Events subscribes to GET /v1/events (all types when none are given). The
+// channel closes when ctx ends or the stream does.
+func (c *Client) Events(ctx context.Context, types ...string) (<-chan Event, error) {
+	u := WebsocketURL(PathEvents)
+	if len(types) > 0 {
+		u += "?types=" + url.QueryEscape(strings.Join(types, ","))
+	}
+	conn, resp, err := c.Dialer().DialContext(ctx, u, nil)
+	if err != nil {
+		if resp != nil {
+			defer resp.Body.Close()
+			var eb ErrorBody
+			if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&eb) == nil && eb.Error != nil {
+				return nil, eb.Error
+			}
+		}
+		return nil, err
+	}
+	out := make(chan Event, 64)
+	go func() {
+		<-ctx.Done()
+		conn.Close()
+	}()
+	go func() {
+		defer close(out)
+		defer conn.Close()
+		for {
+			var e Event
+			if err := conn.ReadJSON(&e); err != nil {
+				return
+			}
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// AnswerPrompt answers a pending prompt (POST /v1/prompts/{id}).
+func (c *Client) AnswerPrompt(ctx context.Context, id, value string) error {
+	b, _ := json.Marshal(PromptAnswer{Value: &value})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, URL(PathPrompts+url.PathEscape(id)), bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var eb ErrorBody
+		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&eb) == nil && eb.Error != nil {
+			return eb.Error
+		}
+		return fmt.Errorf("agent answered %s", resp.Status)
+	}
+	return nil
+}

@@ -23,6 +23,8 @@ const (
 	PathRun      = "/v1/run"
 	PathStatus   = "/v1/status"
 	PathShutdown = "/v1/shutdown"
+	PathEvents   = "/v1/events"
+	PathPrompts  = "/v1/prompts/" // + prompt id
 )
 
 // Invocation is the first message a client sends on /v1/run: one command
@@ -155,6 +157,33 @@ type Status struct {
 	Socket      string       `json:"socket"`
 	SecretStore string       `json:"secret_store"`
 	Racks       []RackStatus `json:"racks"`
+	// Prompts are all pending prompts, including any not tied to a rack.
+	Prompts []PromptStatus `json:"prompts"`
+}
+
+// WindowStatus is a rack's step-up window as the agent knows it.
+type WindowStatus struct {
+	Active     bool       `json:"active"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	RemainingS int        `json:"remaining_s"`
+}
+
+// PromptStatus is a question a command is waiting on; answer it with
+// POST /v1/prompts/{id} and {"value": "..."}.
+type PromptStatus struct {
+	ID        string    `json:"id"`
+	Rack      string    `json:"rack,omitempty"`
+	Command   string    `json:"command,omitempty"`
+	Text      string    `json:"text"`
+	Secret    bool      `json:"secret"`
+	Reason    string    `json:"reason,omitempty"`
+	PID       int       `json:"pid,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// PromptAnswer is the body of POST /v1/prompts/{id}.
+type PromptAnswer struct {
+	Value *string `json:"value"`
 }
 
 // RackStatus describes one configured rack.
@@ -167,6 +196,9 @@ type RackStatus struct {
 	Email     string     `json:"email,omitempty"`
 	Role      string     `json:"role,omitempty"`
 	ExpiresAt *time.Time `json:"session_expires_at,omitempty"`
+	// Window is the step-up window; Prompts the rack's pending prompts.
+	Window  WindowStatus   `json:"window"`
+	Prompts []PromptStatus `json:"pending_prompts"`
 }
 
 // MarshalControl encodes a control message; it cannot fail for these types.

@@ -131,6 +131,7 @@ func (x *Ctx) ResolveRack() (*Target, error) {
 			WithHint("Run: rack-gateway login <rack> <gateway-url>")
 	}
 	t := &Target{Name: name, Profile: p, Gateway: cfg.Gateways[name]}
+	x.Env.Rack = name
 	switch {
 	case envURL != "":
 		u, err := gateway.NormalizeURL(envURL)

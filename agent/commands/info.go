@@ -62,6 +62,7 @@ func runTestAuth(ctx context.Context, x *Ctx) error {
 	}
 	s := x.mfaSession(t, tok)
 	x.Core.MFA.Observe(s.Key, st.RecentStepUpExpiresAt, "", "")
+	x.Core.SetRole(s.Key, strings.Join(info.User.Roles, ","))
 	email := info.User.Email
 	if email == "" && t.Gateway != nil {
 		email = t.Gateway.Email

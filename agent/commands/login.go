@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rack-gateway/rack-gateway/agent/config"
+	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -111,6 +113,15 @@ func runLogin(ctx context.Context, x *Ctx) error {
 		return ipc.Errorf(ipc.CodeInternal, "%v", err)
 	}
 	x.Core.Log.Info("login", "rack", rack, "email", res.Email)
+	key := core.SessionKey(p.Dir, rack)
+	x.Core.MFA.Forget(key)
+	// One info call tells the role and the window the login opened.
+	if info, err := gw.Info(ctx, res.Token); err == nil {
+		x.Core.SetRole(key, strings.Join(info.User.Roles, ","))
+		x.Core.MFA.Observe(key, info.User.RecentStepUpExpiresAt, "login", "login")
+	}
+	x.Core.Events.Publish(events.Event{Type: events.Login, Rack: rack, ConfigDir: p.Dir, Email: res.Email})
+	x.Core.WriteStatus()
 	fmt.Fprintf(x.Out, "✓ Successfully logged in to %s as %s\n", rack, res.Email)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rack-gateway/rack-gateway/agent/core"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -37,7 +38,7 @@ func (x *Ctx) mfaSession(t *Target, token string) stepup.Session {
 		email = t.Gateway.Email
 	}
 	return stepup.Session{
-		Key:     t.Profile.Dir + "\x00" + t.Name,
+		Key:     core.SessionKey(t.Profile.Dir, t.Name),
 		User:    t.URL + "\x00" + email,
 		Rack:    t.Name,
 		Gateway: verifier{x.Core.Gateway(t.URL), token},
@@ -65,6 +66,12 @@ func (x *Ctx) mfaRequest(ctx context.Context, t *Target) stepup.Request {
 		Command: "rack-gateway " + name, Who: who,
 		MFACode: x.G.MFACode, Method: x.G.MFAMethod, Preference: pref,
 		Assert: x.asserter(ctx, t),
+		Used: func(how string) {
+			// The strongest use wins: one prompt makes the command "prompted".
+			if x.Env.MFA == "" || x.Env.MFA == "reused" || x.Env.MFA == "none" {
+				x.Env.MFA = how
+			}
+		},
 	}
 }
 

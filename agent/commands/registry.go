@@ -55,6 +55,10 @@ type Env struct {
 	Socket string
 	// Shutdown asks the daemon to stop after the current command replies.
 	Shutdown func()
+	// Rack is set to the rack the command acted on, for events and audit.
+	Rack string
+	// MFA says how the command met its MFA needs, for the audit log.
+	MFA string
 }
 
 // Run parses inv.Argv, runs the command and returns the exit status. Errors

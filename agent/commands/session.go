@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/config"
+	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -71,6 +73,9 @@ func runLogout(ctx context.Context, x *Ctx) error {
 		}
 	}
 	x.Core.Log.Info("logout", "rack", t.Name)
+	x.Core.MFA.Forget(core.SessionKey(t.Profile.Dir, t.Name))
+	x.Core.Events.Publish(events.Event{Type: events.Logout, Rack: t.Name, ConfigDir: t.Profile.Dir})
+	x.Core.WriteStatus()
 	fmt.Fprintf(x.Out, "Logged out from %s\n", t.Name)
 	return nil
 }
@@ -154,6 +159,7 @@ func runSwitch(_ context.Context, x *Ctx) error {
 	if err != nil {
 		return err
 	}
+	x.Core.WriteStatus()
 	fmt.Fprintf(x.Out, "✓ Switched to rack: %s\n", rack)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
 	"github.com/rack-gateway/rack-gateway/platform/fido"
@@ -32,6 +33,16 @@ type Core struct {
 	Authenticator fido.Authenticator
 	// PIN caches the security key's PIN when the user opted in.
 	PIN PINCache
+	// Events fans state changes out to /v1/events and the status file.
+	Events events.Bus
+	// Prompts are the questions commands are waiting on.
+	Prompts Prompts
+	// StatusPath is the status file for shell prompts ("" to disable).
+	StatusPath string
+
+	statusMu sync.Mutex
+	watch    *watcher
+	roles    map[string]string
 
 	mu       sync.Mutex
 	profiles map[string]*Profile
@@ -48,10 +59,27 @@ func New(version string, log *slog.Logger, openStore func(string) (secrets.Store
 			return secrets.Open(secrets.Options{FileDir: dir})
 		}
 	}
-	return &Core{
+	c := &Core{
 		Version: version, Log: log, OpenStore: openStore, Started: time.Now(), MFA: stepup.New(),
-		profiles: map[string]*Profile{}, clients: map[string]*http.Client{},
+		profiles: map[string]*Profile{}, clients: map[string]*http.Client{}, roles: map[string]string{},
 	}
+	c.watch = &watcher{c: c, timers: map[string][]*time.Timer{}, last: map[string]time.Time{}}
+	c.MFA.OnChange = c.watch.onWindow
+	return c
+}
+
+// SetRole remembers a user's gateway role for status displays.
+func (c *Core) SetRole(key, role string) {
+	c.mu.Lock()
+	c.roles[key] = role
+	c.mu.Unlock()
+}
+
+// Role returns the remembered role, or "".
+func (c *Core) Role(key string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.roles[key]
 }
 
 // Profile returns the profile for a config directory, loading it (and

@@ -133,6 +133,9 @@ func (p *Profile) Token(rack string) (string, error) {
 	}
 	t, err := p.store.Get(p.account(rack))
 	if errors.Is(err, secrets.ErrNotFound) {
+		// Remember the absence too: status reads must not hit the keyring
+		// (a D-Bus round trip) for every rack that is not logged in.
+		p.tokens[rack] = ""
 		return "", nil
 	}
 	if err != nil {
@@ -157,7 +160,7 @@ func (p *Profile) SetToken(rack, token string) error {
 func (p *Profile) DeleteToken(rack string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.tokens, rack)
+	p.tokens[rack] = ""
 	if err := p.store.Delete(p.account(rack)); err != nil {
 		return fmt.Errorf("remove token from the %s: %w", p.store.Describe(), err)
 	}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/rack-gateway/rack-gateway/agent/audit"
 	"github.com/rack-gateway/rack-gateway/agent/commands"
+	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -46,7 +48,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	t := newWSTerm(conn, &inv, cancel)
+	t := newWSTerm(conn, &inv, cancel, s.Core)
 	go t.readLoop()
 
 	stopAfter := false
@@ -55,15 +57,37 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		Shutdown: func() { stopAfter = true },
 	}
 	peer, _ := peerOf(r)
+	pid := inv.PID
+	if peer.PID > 0 {
+		pid = peer.PID // the kernel vouches for this one
+	}
+	// Read the caller's executable now: by the end it may have exited.
+	exe := audit.ExeOf(pid)
 	start := time.Now()
+	cmd := commandWord(inv.Argv)
+	s.Core.Events.Publish(events.Event{Type: events.CommandStarted, Command: cmd, PID: inv.PID})
 	status, runErr := commands.Run(ctx, env, &inv, t)
 	exit := &ipc.Exit{Status: status}
 	if runErr != nil {
 		exit.Error = ipc.AsError(runErr)
 		exit.Status = ipc.ExitStatus(exit.Error.Code)
 	}
-	s.Log.Info("run", "cmd", commandWord(inv.Argv), "caller_pid", inv.PID, "peer_pid", peer.PID,
+	code := exit.Status
+	s.Core.Events.Publish(events.Event{Type: events.CommandFinished, Command: cmd, PID: inv.PID, Exit: &code, Rack: env.Rack})
+	s.Log.Info("run", "cmd", cmd, "caller_pid", inv.PID, "peer_pid", peer.PID,
 		"status", exit.Status, "code", codeOf(exit.Error), "ms", time.Since(start).Milliseconds())
+	if s.Audit != nil {
+		mfa := env.MFA
+		if mfa == "" {
+			mfa = audit.MFANone
+		}
+		if err := s.Audit.Record(audit.Entry{
+			Time: start, PID: pid, Exe: exe, Rack: env.Rack, Command: inv.Argv, MFA: mfa,
+			Exit: exit.Status, Error: codeOf(exit.Error), Duration: float64(time.Since(start).Microseconds()) / 1000,
+		}); err != nil {
+			s.Log.Warn("audit log", "err", err)
+		}
+	}
 	t.finish(exit)
 	if stopAfter {
 		s.Stop()

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rack-gateway/rack-gateway/agent/audit"
 	"github.com/rack-gateway/rack-gateway/agent/config"
 	"github.com/rack-gateway/rack-gateway/agent/core"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -28,6 +29,8 @@ type Server struct {
 	Core   *core.Core
 	Socket string
 	Log    *slog.Logger
+	// Audit, when set, gets one line per command.
+	Audit *audit.Log
 
 	http     *http.Server
 	stopOnce sync.Once
@@ -43,6 +46,8 @@ func New(c *core.Core, socket string, log *slog.Logger) *Server {
 	mux.HandleFunc("POST "+ipc.PathRun, s.handleRun)
 	mux.HandleFunc("GET "+ipc.PathStatus, s.handleStatus)
 	mux.HandleFunc("POST "+ipc.PathShutdown, s.handleShutdown)
+	mux.HandleFunc("GET "+ipc.PathEvents, s.handleEvents)
+	mux.HandleFunc("POST "+ipc.PathPrompts+"{id}", s.handleAnswer)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, ipc.Errorf(ipc.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -141,6 +146,12 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.Slice(profiles, func(i, j int) bool { return profiles[i].Dir < profiles[j].Dir })
+	pending := s.Core.Prompts.List()
+	st.Prompts = []ipc.PromptStatus{}
+	for _, pp := range pending {
+		st.Prompts = append(st.Prompts, promptStatus(pp))
+	}
+	now := time.Now()
 	for _, p := range profiles {
 		if st.SecretStore == "" {
 			st.SecretStore = p.StoreDescription()
@@ -148,11 +159,22 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		cfg := p.Config()
 		for _, name := range cfg.Names() {
 			g := cfg.Gateways[name]
-			rs := ipc.RackStatus{Name: name, URL: g.URL, Current: name == cfg.Current, ConfigDir: p.Dir}
+			rs := ipc.RackStatus{Name: name, URL: g.URL, Current: name == cfg.Current, ConfigDir: p.Dir, Prompts: []ipc.PromptStatus{}}
 			if p.HasToken(name) {
+				key := core.SessionKey(p.Dir, name)
 				rs.LoggedIn = true
 				rs.Email = g.Email
 				rs.ExpiresAt = g.ExpiresAt
+				rs.Role = s.Core.Role(key)
+				if w := s.Core.MFA.Window(key); w.ExpiresAt.After(now) {
+					exp := w.ExpiresAt
+					rs.Window = ipc.WindowStatus{Active: true, ExpiresAt: &exp, RemainingS: int(exp.Sub(now).Seconds())}
+				}
+			}
+			for _, pp := range pending {
+				if pp.Rack == name {
+					rs.Prompts = append(rs.Prompts, promptStatus(pp))
+				}
 			}
 			st.Racks = append(st.Racks, rs)
 		}
@@ -172,9 +194,7 @@ func appendUnique(ps []*core.Profile, p *core.Profile) []*core.Profile {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func writeError(w http.ResponseWriter, status int, e *ipc.Error) {
@@ -189,4 +209,9 @@ func RejectPeer(log *slog.Logger) func(net.Conn, ipc.PeerCred) {
 		body := fmt.Sprintf(`{"error":{"code":%q,"message":"connection refused: uid %d is not the agent's owner"}}`+"\n", ipc.CodeForbidden, p.UID)
 		fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 	}
+}
+
+func promptStatus(p core.PendingPrompt) ipc.PromptStatus {
+	return ipc.PromptStatus{ID: p.ID, Rack: p.Rack, Command: p.Command, Text: p.Text, Secret: p.Secret,
+		Reason: p.Reason, PID: p.PID, CreatedAt: p.Created}
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -20,6 +22,7 @@ type wsTerm struct {
 	conn   *websocket.Conn
 	inv    *ipc.Invocation
 	cancel context.CancelFunc
+	core   *core.Core
 
 	wmu sync.Mutex // gorilla allows one concurrent writer
 
@@ -36,10 +39,10 @@ type wsTerm struct {
 	gone    chan struct{} // closed when the client disconnects
 }
 
-func newWSTerm(conn *websocket.Conn, inv *ipc.Invocation, cancel context.CancelFunc) *wsTerm {
+func newWSTerm(conn *websocket.Conn, inv *ipc.Invocation, cancel context.CancelFunc, c *core.Core) *wsTerm {
 	r, w := io.Pipe()
 	t := &wsTerm{
-		conn: conn, inv: inv, cancel: cancel, stdinR: r, stdinW: w,
+		conn: conn, inv: inv, cancel: cancel, core: c, stdinR: r, stdinW: w,
 		prompts: map[string]chan ipc.Answer{}, actions: map[string]chan ipc.ActionResult{},
 		gone: make(chan struct{}),
 	}
@@ -192,14 +195,20 @@ func (t *wsTerm) newID() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.nextID++
-	return strconv.Itoa(t.nextID)
+	return "a" + strconv.Itoa(t.nextID)
 }
 
+// Prompt asks the user in the terminal and, at the same time, lists the
+// question in the local API so an editor can answer it; the first answer
+// wins and the other side is withdrawn.
 func (t *wsTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 	if !t.inv.CanPrompt {
 		return "", ipc.Errorf(ipc.CodeStepUpRequired, "cannot prompt: no interactive terminal")
 	}
-	p.ID = t.newID()
+	pending := t.core.Prompts.Add(core.PendingPrompt{
+		Rack: p.Rack, Command: p.Command, Text: p.Text, Secret: p.Secret, Reason: p.Reason, PID: t.inv.PID,
+	})
+	p.ID = pending.ID
 	ch := make(chan ipc.Answer, 1)
 	t.mu.Lock()
 	t.prompts[p.ID] = ch
@@ -208,7 +217,15 @@ func (t *wsTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 		t.mu.Lock()
 		delete(t.prompts, p.ID)
 		t.mu.Unlock()
+		t.core.Prompts.Remove(p.ID)
 	}()
+	t.core.Events.Publish(events.Event{Type: events.PromptPending, Rack: p.Rack, PromptID: p.ID, Command: p.Command, PID: t.inv.PID})
+	answered := func(by string) {
+		t.core.Events.Publish(events.Event{Type: events.PromptAnswered, Rack: p.Rack, PromptID: p.ID, PID: t.inv.PID, AnsweredBy: by})
+	}
+	withdraw := func() {
+		_ = writeControl(t, &ipc.Control{Type: ipc.MsgPromptDone, Answer: &ipc.Answer{ID: p.ID}})
+	}
 	if err := writeControl(t, &ipc.Control{Type: ipc.MsgPrompt, Prompt: &p}); err != nil {
 		return "", ipc.Errorf(ipc.CodeInterrupted, "terminal went away")
 	}
@@ -217,10 +234,15 @@ func (t *wsTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 		if a.Error != "" {
 			return "", ipc.Errorf(ipc.CodeInterrupted, "%s", a.Error)
 		}
+		answered("terminal")
 		return a.Value, nil
+	case v := <-pending.Answers():
+		withdraw()
+		answered("api")
+		return v, nil
 	case <-ctx.Done():
 		// Withdraw the question so the terminal gets its echo back.
-		_ = writeControl(t, &ipc.Control{Type: ipc.MsgPromptDone, Answer: &ipc.Answer{ID: p.ID}})
+		withdraw()
 		return "", ipc.Errorf(ipc.CodeInterrupted, "interrupted")
 	case <-t.gone:
 		return "", ipc.Errorf(ipc.CodeInterrupted, "terminal went away")

@@ -69,11 +69,23 @@ type Request struct {
 	Assert Asserter
 	// Force verifies even when the window is fresh (test-auth).
 	Force bool
+	// Used, when set, is told how the need was met: "reused" (a fresh
+	// window), "prompted", "code" (--mfa-code) or "proof" (always-level).
+	Used func(how string)
+}
+
+func (r Request) used(how string) {
+	if r.Used != nil {
+		r.Used(how)
+	}
 }
 
 // Engine is shared by every command in the agent.
 type Engine struct {
 	Now func() time.Time
+	// OnChange, when set, is told about every window change (after the
+	// engine's lock is released).
+	OnChange func(key string, info WindowInfo)
 
 	mu    sync.Mutex
 	racks map[string]*window
@@ -146,13 +158,14 @@ func (e *Engine) Window(key string) WindowInfo {
 func (e *Engine) Observe(key string, expires *time.Time, method, by string) {
 	w := e.win(key)
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	w.known = true
 	if expires == nil {
 		w.expires = time.Time{}
-		return
+	} else {
+		w.expires, w.method, w.openedBy = *expires, method, by
 	}
-	w.expires, w.method, w.openedBy = *expires, method, by
+	e.mu.Unlock()
+	e.changed(key)
 }
 
 // Invalidate forgets a session's window: the server said it is closed.
@@ -161,6 +174,13 @@ func (e *Engine) Invalidate(key string) {
 	e.mu.Lock()
 	w.expires, w.known = time.Time{}, true
 	e.mu.Unlock()
+	e.changed(key)
+}
+
+func (e *Engine) changed(key string) {
+	if e.OnChange != nil {
+		e.OnChange(key, e.Window(key))
+	}
 }
 
 // Forget drops all state of a session (logout).
@@ -168,6 +188,7 @@ func (e *Engine) Forget(key string) {
 	e.mu.Lock()
 	delete(e.racks, key)
 	e.mu.Unlock()
+	e.changed(key)
 }
 
 func (e *Engine) fresh(w *window) bool {
@@ -225,6 +246,7 @@ func (e *Engine) release(w *window) {
 func (e *Engine) EnsureWindow(ctx context.Context, s Session, a Asker, r Request) error {
 	w := e.win(s.Key)
 	if !r.Force && r.MFACode == "" && e.fresh(w) {
+		r.used("reused")
 		return nil
 	}
 	waited, err := e.acquire(ctx, w, a, r.Who, r.Command)
@@ -249,6 +271,7 @@ func (e *Engine) EnsureWindow(ctx context.Context, s Session, a Asker, r Request
 				}
 				fmt.Fprintf(a.Stderr(), "Using the MFA window opened by %s (expires in %s)\n", by, roundDur(e.remaining(w)))
 			}
+			r.used("reused")
 			return nil
 		}
 	}
@@ -260,15 +283,10 @@ func (e *Engine) refreshStatus(ctx context.Context, s Session, w *window) error 
 	if err != nil {
 		return err
 	}
+	e.Observe(s.Key, st.RecentStepUpExpiresAt, "", "")
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	w.status = st
-	w.known = true
-	if st.RecentStepUpExpiresAt != nil {
-		w.expires = *st.RecentStepUpExpiresAt
-	} else {
-		w.expires = time.Time{}
-	}
+	e.mu.Unlock()
 	return nil
 }
 

@@ -37,11 +37,13 @@ func (e *Engine) verify(ctx context.Context, s Session, w *window, a Asker, r Re
 		}
 		e.opened(s.Key, res, "totp", r.Who)
 		fmt.Fprintln(a.Stderr(), "MFA verified")
+		r.used("code")
 		return nil
 	}
 	if !a.CanPrompt() {
 		return ErrNoTerminal(s.Rack)
 	}
+	r.used("prompted")
 	fmt.Fprintln(a.Stderr(), "Step-up MFA required for this operation.")
 	method, err := e.chooseMethod(ctx, s, w, r)
 	if err != nil {
@@ -137,12 +139,12 @@ func isVerificationFailed(ae *gateway.APIError) bool {
 }
 
 func (e *Engine) opened(key string, res *gateway.VerifyResult, method, who string) {
-	exp := res.RecentStepUpExpiresAt
-	e.Observe(key, &exp, method, who)
 	w := e.win(key)
 	e.mu.Lock()
 	w.verified = e.Now()
 	e.mu.Unlock()
+	exp := res.RecentStepUpExpiresAt
+	e.Observe(key, &exp, method, who)
 }
 
 // chooseMethod applies DESIGN.md §4's order: --mfa-method, the server's
@@ -224,6 +226,7 @@ func (e *Engine) Proof(ctx context.Context, s Session, a Asker, r Request) (head
 		return "", "", err
 	}
 	defer e.release(w)
+	r.used("proof")
 	if r.MFACode != "" {
 		code := NormalizeCode(r.MFACode)
 		if err := e.checkCode(s.User, code); err != nil {
