@@ -44,6 +44,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'RackCommand' -benchtime 20x -count 1 ./internal/e2e/
 	$(GO) test -run '^$$' -bench 'StepUpSharing' -benchtime 3x -count 1 ./internal/e2e/
 	$(GO) test -run '^$$' -bench 'StatusAPI' -benchtime 1x -count 1 ./internal/e2e/
+	$(GO) test -run '^$$' -bench 'PromptCommand' -benchtime 30x -count 1 ./internal/e2e/
 
 lint: vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

@@ -20,6 +20,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/server"
 	"github.com/rack-gateway/rack-gateway/internal/buildinfo"
 	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/localapi"
 	"github.com/rack-gateway/rack-gateway/platform/harden"
 	"github.com/rack-gateway/rack-gateway/platform/paths"
 	"github.com/rack-gateway/rack-gateway/platform/statusfile"
@@ -92,7 +93,7 @@ func runDaemon(args []string, stderr io.Writer) int {
 	ln, err := ipc.Listen(sock, ipc.ListenOptions{OnReject: server.RejectPeer(log)})
 	if errors.Is(err, ipc.ErrAgentRunning) {
 		pid := ""
-		if st, err := ipc.NewClient(sock).Status(context.Background()); err == nil {
+		if st, err := localapi.NewClient(sock).Status(context.Background()); err == nil {
 			pid = fmt.Sprintf(" (pid %d)", st.PID)
 		}
 		return fail(ipc.Errorf(ipc.CodeAgentRunning, "another agent is already running%s on %s", pid, sock).

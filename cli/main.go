@@ -34,6 +34,11 @@ func OSStreams() Streams {
 // Main runs the CLI and returns the process exit status. It is the one
 // place where an outcome becomes an exit status (via ipc.ExitStatus).
 func Main(args []string, s Streams) int {
+	if isPromptCommand(args) {
+		// Shell prompts run this on every Enter: it only reads the status
+		// file, so it must come before anything that could reach the agent.
+		return runPrompt(args, s)
+	}
 	if mode := execMode(args, os.Getenv("RACK_GATEWAY_API_TOKEN")); mode != "" {
 		// API tokens and --no-agent never touch the daemon or the keyring:
 		// the same command code runs in-process in the agent binary.

@@ -5,16 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/rack-gateway/rack-gateway/ipc"
+	websocket "github.com/rack-gateway/rack-gateway/ipc/ws"
 	"github.com/rack-gateway/rack-gateway/platform/browser"
 	"github.com/rack-gateway/rack-gateway/platform/tty"
 )
@@ -49,45 +47,37 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 }
 
 // connect dials the agent's run endpoint, starting the agent when nothing
-// answers.
+// answers, and upgrades the connection to a websocket.
 func connect(ctx context.Context, sock string) (*websocket.Conn, error) {
-	var started *spawned
-	d := &websocket.Dialer{
-		HandshakeTimeout: 5 * time.Second,
-		ReadBufferSize:   32 << 10, WriteBufferSize: 32 << 10,
-		NetDialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := ipc.Dial(ctx, sock)
-			if err == nil || !ipc.IsNotRunning(err) {
-				return c, err
-			}
-			started, err = startAgent()
-			if err != nil {
-				return nil, err
-			}
-			return started.dial(ctx, sock)
-		},
+	nc, err := ipc.Dial(ctx, sock)
+	if err != nil && ipc.IsNotRunning(err) {
+		var started *spawned
+		if started, err = startAgent(); err != nil {
+			return nil, err
+		}
+		nc, err = started.dial(ctx, sock)
 	}
-	conn, resp, err := d.DialContext(ctx, ipc.WebsocketURL(ipc.PathRun), nil)
+	if err != nil {
+		var typed *ipc.Error
+		if errors.As(err, &typed) {
+			return nil, typed
+		}
+		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "cannot reach the agent on %s: %v", sock, err).
+			WithHint("Run 'rack-gateway-agent run' in another terminal to see why, or use --no-agent.")
+	}
+	conn, resp, err := websocket.Handshake(nc, ipc.Host, ipc.PathRun, time.Now().Add(5*time.Second))
 	if err == nil {
 		return conn, nil
 	}
-	var typed *ipc.Error
-	if errors.As(err, &typed) {
-		return nil, typed
-	}
+	nc.Close()
 	if resp != nil {
-		defer resp.Body.Close()
 		var eb ipc.ErrorBody
-		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&eb) == nil && eb.Error != nil {
+		if json.Unmarshal(resp.Body, &eb) == nil && eb.Error != nil {
 			return nil, eb.Error
 		}
-		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent refused the connection (%s)", resp.Status)
+		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent refused the connection (HTTP %d)", resp.Status)
 	}
-	if resp == nil && errors.Is(err, websocket.ErrBadHandshake) {
-		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent closed the connection")
-	}
-	return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "cannot reach the agent on %s: %v", sock, err).
-		WithHint("Run 'rack-gateway-agent run' in another terminal to see why, or use --no-agent.")
+	return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent closed the connection during the handshake: %v", err)
 }
 
 func lostAgent(err error) *ipc.Error {
@@ -106,6 +96,9 @@ type relayer struct {
 	pmu     sync.Mutex
 	prompts map[string]context.CancelFunc
 	asking  sync.WaitGroup
+
+	// unraw restores the terminal after the agent asked for raw mode.
+	unraw func()
 }
 
 func (r *relayer) send(typ int, b []byte) error {
@@ -124,6 +117,7 @@ func (r *relayer) loop() (int, error) {
 	// Whatever ends the relay, withdraw open prompts and wait for them to
 	// give the terminal its echo back.
 	defer func() {
+		r.setRaw(false) // never leave the terminal raw, however the run ended
 		r.pmu.Lock()
 		for _, cancel := range r.prompts {
 			cancel()
@@ -167,6 +161,8 @@ func (r *relayer) loop() (int, error) {
 			return c.Exit.Status, nil
 		case ipc.MsgStdinWanted:
 			r.stdinOnce.Do(func() { go r.pumpStdin() })
+		case ipc.MsgRaw:
+			r.setRaw(c.Raw != nil && *c.Raw)
 		case ipc.MsgPrompt:
 			if c.Prompt != nil {
 				ctx, cancel := context.WithCancel(context.Background())
@@ -195,6 +191,21 @@ func (r *relayer) loop() (int, error) {
 				go r.act(*c.Action)
 			}
 		}
+	}
+}
+
+// setRaw switches stdin's terminal to raw mode and back, for an
+// interactive remote session. Only the loop goroutine calls it. Without a
+// terminal on stdin there is nothing to switch.
+func (r *relayer) setRaw(on bool) {
+	switch {
+	case on && r.unraw == nil && r.s.InFile != nil && tty.IsTerminal(r.s.InFile):
+		if restore, err := makeRaw(r.s.InFile); err == nil {
+			r.unraw = restore
+		}
+	case !on && r.unraw != nil:
+		r.unraw()
+		r.unraw = nil
 	}
 }
 

@@ -81,6 +81,10 @@ const (
 	MsgAction       = "action"        // agent → client: Action
 	MsgActionResult = "action_result" // client → agent: ActionResult
 	MsgExit         = "exit"          // agent → client: Exit, then close
+	// MsgRaw switches the client's terminal to raw mode (Raw true) for an
+	// interactive remote session, and back (Raw false). In raw mode
+	// keystrokes, Ctrl-C included, are stdin bytes for the remote side.
+	MsgRaw = "raw" // agent → client: Raw
 )
 
 // Control is a JSON control message on /v1/run. Exactly one of the pointer
@@ -93,6 +97,7 @@ type Control struct {
 	Action       *Action       `json:"action,omitempty"`
 	ActionResult *ActionResult `json:"action_result,omitempty"`
 	Exit         *Exit         `json:"exit,omitempty"`
+	Raw          *bool         `json:"raw,omitempty"`
 }
 
 // Prompt asks the user for input. Secret input is read without echo from the
@@ -230,4 +235,21 @@ func ForwardedEnv(environ []string) map[string]string {
 		}
 	}
 	return out
+}
+
+// Event is one message of GET /v1/events (see docs/local-api.md).
+type Event struct {
+	Seq        uint64     `json:"seq"`
+	Time       time.Time  `json:"time"`
+	Type       string     `json:"type"`
+	Rack       string     `json:"rack,omitempty"`
+	ConfigDir  string     `json:"config_dir,omitempty"`
+	Email      string     `json:"email,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	Method     string     `json:"method,omitempty"`
+	PromptID   string     `json:"prompt_id,omitempty"`
+	Command    string     `json:"command,omitempty"`
+	PID        int        `json:"pid,omitempty"`
+	Exit       *int       `json:"exit,omitempty"`
+	AnsweredBy string     `json:"answered_by,omitempty"`
 }

@@ -206,35 +206,51 @@ func unknownCommand(name string) *ipc.Error {
 }
 
 // suggest returns the closest command name by edit distance, if close.
+// Transpositions count as one edit ("logni" is one slip from "login"), and
+// ties go to the alphabetically first name so the hint is stable.
 func suggest(name string) string {
-	best, bestD := "", 3
+	tops := map[string]bool{}
 	for n := range registry {
 		top, _, _ := strings.Cut(n, " ")
-		if d := distance(name, top); d < bestD {
-			best, bestD = top, d
+		tops[top] = true
+	}
+	names := make([]string, 0, len(tops))
+	for n := range tops {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := distance(name, n); d < bestD {
+			best, bestD = n, d
 		}
 	}
 	return best
 }
 
+// distance is the optimal-string-alignment edit distance.
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := 0; j <= len(b); j++ {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev = cur
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 func usageErr(cmd *Command, format string, args ...any) *ipc.Error {

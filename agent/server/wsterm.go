@@ -272,3 +272,10 @@ func (t *wsTerm) Do(ctx context.Context, a ipc.Action) (ipc.ActionResult, error)
 		return ipc.ActionResult{}, errors.New("terminal went away")
 	}
 }
+
+// SetRaw asks the client to put its terminal in raw mode (or back) for an
+// interactive remote session. The client restores the terminal itself when
+// the run ends, whatever happens here.
+func (t *wsTerm) SetRaw(on bool) error {
+	return writeControl(t, &ipc.Control{Type: ipc.MsgRaw, Raw: &on})
+}

@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/localapi"
 	"github.com/rack-gateway/rack-gateway/platform/statusfile"
 )
 
-func (e *env) client() *ipc.Client { return ipc.NewClient(e.socket()) }
+func (e *env) client() *localapi.Client { return localapi.NewClient(e.socket()) }
 
 // collect reads events until want types were all seen (in order), or fails.
 func collect(t *testing.T, evs <-chan ipc.Event, want []string, d time.Duration) []ipc.Event {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/localapi"
 )
 
 // storedToken reads a rack's token from the file store (tests use the file
@@ -255,7 +256,7 @@ func TestLocalAPIRefusesBrowsersAndSendsVersionHeaders(t *testing.T) {
 			t.Errorf("request with %v: %d, want 403", h, resp.StatusCode)
 		}
 	}
-	st, err := ipc.NewClient(e.socket()).Status(context.Background())
+	st, err := localapi.NewClient(e.socket()).Status(context.Background())
 	if err != nil || st.PID == 0 || st.Version == "" {
 		t.Fatalf("typed status: %+v %v", st, err)
 	}

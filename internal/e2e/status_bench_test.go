@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/localapi"
 )
 
 // BenchmarkStatusAPI drives GET /v1/status from 50 concurrent clients at a
@@ -16,9 +16,9 @@ func BenchmarkStatusAPI(b *testing.B) {
 	e := newEnv(b)
 	e.login("prod", admin)
 	const clients, rate, perIter = 50, 1000, 2000
-	cl := make([]*ipc.Client, clients)
+	cl := make([]*localapi.Client, clients)
 	for i := range cl {
-		cl[i] = ipc.NewClient(e.socket())
+		cl[i] = localapi.NewClient(e.socket())
 		if _, err := cl[i].Status(context.Background()); err != nil { // warm the connection
 			b.Fatal(err)
 		}
@@ -31,7 +31,7 @@ func BenchmarkStatusAPI(b *testing.B) {
 		interval := time.Second * clients / rate // each client's pace
 		for i := 0; i < clients; i++ {
 			wg.Add(1)
-			go func(c *ipc.Client, offset time.Duration) {
+			go func(c *localapi.Client, offset time.Duration) {
 				defer wg.Done()
 				time.Sleep(offset)
 				tick := time.NewTicker(interval)

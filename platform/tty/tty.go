@@ -31,10 +31,12 @@ func Ask(ctx context.Context, w io.Writer, text string, secret bool) (string, er
 	if !strings.HasSuffix(text, " ") {
 		text += " "
 	}
-	fd := int(f.Fd())
-	var saved *term.State
-	if secret && term.IsTerminal(fd) {
-		saved, _ = term.GetState(fd)
+	var restore func()
+	if secret && term.IsTerminal(int(f.Fd())) {
+		if restore, err = noEcho(int(f.Fd())); err != nil {
+			f.Close()
+			return "", err
+		}
 	}
 	type res struct {
 		v   string
@@ -45,11 +47,6 @@ func Ask(ctx context.Context, w io.Writer, text string, secret bool) (string, er
 	go func() {
 		// The read cannot be interrupted portably, so it runs on its own;
 		// an abandoned read ends when the process does.
-		if saved != nil {
-			b, err := term.ReadPassword(fd)
-			ch <- res{string(b), err}
-			return
-		}
 		line, err := bufio.NewReader(f).ReadString('\n')
 		if err != nil && line != "" {
 			err = nil
@@ -58,14 +55,15 @@ func Ask(ctx context.Context, w io.Writer, text string, secret bool) (string, er
 	}()
 	select {
 	case r := <-ch:
-		if saved != nil {
+		if restore != nil {
+			restore()
 			fmt.Fprintln(w)
 		}
 		f.Close()
 		return r.v, r.err
 	case <-ctx.Done():
-		if saved != nil {
-			_ = term.Restore(fd, saved)
+		if restore != nil {
+			restore()
 		}
 		fmt.Fprintln(w)
 		return "", ctx.Err()

@@ -1,4 +1,8 @@
-package ipc
+// Package localapi is a typed Go client for the agent's local API (see
+// docs/local-api.md), for editor plugins and tools written in Go. It lives
+// apart from package ipc so that the thin CLI, which only needs the
+// transport, does not link net/http.
+package localapi
 
 import (
 	"bytes"
@@ -13,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
 // Client is a typed client for the agent's local API, for the CLI and for
@@ -26,7 +32,7 @@ type Client struct {
 func NewClient(socket string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return Dial(ctx, socket)
+			return ipc.Dial(ctx, socket)
 		},
 		MaxIdleConns:    2,
 		IdleConnTimeout: 30 * time.Second,
@@ -35,12 +41,12 @@ func NewClient(socket string) *Client {
 }
 
 // URL returns the http URL of an API path on the fixed host.
-func URL(path string) string { return "http://" + Host + path }
+func URL(path string) string { return "http://" + ipc.Host + path }
 
 // Status fetches GET /v1/status.
-func (c *Client) Status(ctx context.Context) (*Status, error) {
-	var st Status
-	if err := c.do(ctx, http.MethodGet, PathStatus, &st); err != nil {
+func (c *Client) Status(ctx context.Context) (*ipc.Status, error) {
+	var st ipc.Status
+	if err := c.do(ctx, http.MethodGet, ipc.PathStatus, &st); err != nil {
 		return nil, err
 	}
 	return &st, nil
@@ -48,7 +54,7 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 
 // Shutdown asks the agent to stop (POST /v1/shutdown).
 func (c *Client) Shutdown(ctx context.Context) error {
-	return c.do(ctx, http.MethodPost, PathShutdown, nil)
+	return c.do(ctx, http.MethodPost, ipc.PathShutdown, nil)
 }
 
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
@@ -66,7 +72,7 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 		return err
 	}
 	if resp.StatusCode/100 != 2 {
-		var eb ErrorBody
+		var eb ipc.ErrorBody
 		if json.Unmarshal(body, &eb) == nil && eb.Error != nil {
 			return eb.Error
 		}
@@ -83,7 +89,7 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 func (c *Client) Dialer() *websocket.Dialer {
 	return &websocket.Dialer{
 		NetDialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return Dial(ctx, c.Socket)
+			return ipc.Dial(ctx, c.Socket)
 		},
 		HandshakeTimeout: 5 * time.Second,
 		ReadBufferSize:   32 << 10,
@@ -92,29 +98,12 @@ func (c *Client) Dialer() *websocket.Dialer {
 }
 
 // WebsocketURL returns the ws URL of an API path on the fixed host.
-func WebsocketURL(path string) string { return "ws://" + Host + path }
-
-// Event is one message of GET /v1/events (see docs/local-api.md).
-type Event struct {
-	Seq        uint64     `json:"seq"`
-	Time       time.Time  `json:"time"`
-	Type       string     `json:"type"`
-	Rack       string     `json:"rack,omitempty"`
-	ConfigDir  string     `json:"config_dir,omitempty"`
-	Email      string     `json:"email,omitempty"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	Method     string     `json:"method,omitempty"`
-	PromptID   string     `json:"prompt_id,omitempty"`
-	Command    string     `json:"command,omitempty"`
-	PID        int        `json:"pid,omitempty"`
-	Exit       *int       `json:"exit,omitempty"`
-	AnsweredBy string     `json:"answered_by,omitempty"`
-}
+func WebsocketURL(path string) string { return "ws://" + ipc.Host + path }
 
 // Events subscribes to GET /v1/events (all types when none are given). The
 // channel closes when ctx ends or the stream does.
-func (c *Client) Events(ctx context.Context, types ...string) (<-chan Event, error) {
-	u := WebsocketURL(PathEvents)
+func (c *Client) Events(ctx context.Context, types ...string) (<-chan ipc.Event, error) {
+	u := WebsocketURL(ipc.PathEvents)
 	if len(types) > 0 {
 		u += "?types=" + url.QueryEscape(strings.Join(types, ","))
 	}
@@ -122,14 +111,14 @@ func (c *Client) Events(ctx context.Context, types ...string) (<-chan Event, err
 	if err != nil {
 		if resp != nil {
 			defer resp.Body.Close()
-			var eb ErrorBody
+			var eb ipc.ErrorBody
 			if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&eb) == nil && eb.Error != nil {
 				return nil, eb.Error
 			}
 		}
 		return nil, err
 	}
-	out := make(chan Event, 64)
+	out := make(chan ipc.Event, 64)
 	go func() {
 		<-ctx.Done()
 		conn.Close()
@@ -138,7 +127,7 @@ func (c *Client) Events(ctx context.Context, types ...string) (<-chan Event, err
 		defer close(out)
 		defer conn.Close()
 		for {
-			var e Event
+			var e ipc.Event
 			if err := conn.ReadJSON(&e); err != nil {
 				return
 			}
@@ -154,8 +143,8 @@ func (c *Client) Events(ctx context.Context, types ...string) (<-chan Event, err
 
 // AnswerPrompt answers a pending prompt (POST /v1/prompts/{id}).
 func (c *Client) AnswerPrompt(ctx context.Context, id, value string) error {
-	b, _ := json.Marshal(PromptAnswer{Value: &value})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, URL(PathPrompts+url.PathEscape(id)), bytes.NewReader(b))
+	b, _ := json.Marshal(ipc.PromptAnswer{Value: &value})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, URL(ipc.PathPrompts+url.PathEscape(id)), bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
@@ -166,7 +155,7 @@ func (c *Client) AnswerPrompt(ctx context.Context, id, value string) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		var eb ErrorBody
+		var eb ipc.ErrorBody
 		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&eb) == nil && eb.Error != nil {
 			return eb.Error
 		}
