@@ -7,6 +7,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/rack-gateway/rack-gateway/internal/buildinfo.Version=$(VERSION) -X github.com/rack-gateway/rack-gateway/internal/buildinfo.Commit=$(COMMIT)
 TESTFLAGS ?= -timeout 15m
+STATICCHECK ?= v0.8.2
 
 # The agent talks to security keys through libfido2 (cgo) when its headers
 # are installed (Debian: libfido2-dev). Without them, build the pure-Go
@@ -48,8 +49,7 @@ bench: build
 
 lint: vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; \
-	else echo "staticcheck not installed; skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK) ./...
 
 vet:
 	$(GO) vet ./...
