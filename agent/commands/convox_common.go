@@ -1,0 +1,330 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/rack"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// cvxAppFlag adds -a/--app, which every app-scoped Convox command takes.
+func cvxAppFlag(fs *pflag.FlagSet) {
+	fs.StringP("app", "a", "", "App name (default: $CONVOX_APP, .convox/app, then the directory name)")
+}
+
+// cvxOutputFlag adds --output for commands that can print JSON.
+func cvxOutputFlag(fs *pflag.FlagSet) {
+	fs.String("output", "", "Output format: json")
+}
+
+// cvxFlags combines flag adders.
+func cvxFlags(adders ...func(*pflag.FlagSet)) func(*pflag.FlagSet) {
+	return func(fs *pflag.FlagSet) {
+		for _, a := range adders {
+			a(fs)
+		}
+	}
+}
+
+// cvxClient resolves the rack and returns a Convox client whose requests go
+// through x.Call, so each one carries the session and the MFA its route
+// needs.
+func cvxClient(x *Ctx) (*rack.Client, *Target, error) {
+	t, err := x.ResolveRack()
+	if err != nil {
+		return nil, nil, err
+	}
+	do := func(ctx context.Context, req gateway.Request) (*gateway.Raw, error) {
+		raw, err := x.Call(ctx, t, req)
+		if err != nil {
+			return nil, gatewayErr(t, err)
+		}
+		return raw, nil
+	}
+	return rack.New(do), t, nil
+}
+
+// cvxWriteClient is cvxClient for commands that change the rack. It opens
+// the step-up window before any progress text, so a prompt never lands in
+// the middle of a "Doing X... " line, and it spends --mfa-code once: later
+// requests of the same command ride the window instead of replaying the
+// code (which the server refuses as already used).
+func cvxWriteClient(ctx context.Context, x *Ctx) (*rack.Client, *Target, error) {
+	c, t, err := cvxClient(x)
+	if err != nil {
+		return nil, nil, err
+	}
+	if x.APIToken() != "" {
+		return c, t, nil // API tokens never need MFA (§2.1)
+	}
+	tok, err := x.Credential(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := x.Core.MFA.EnsureWindow(ctx, x.mfaSession(t, tok), x.Term, x.mfaRequest(ctx, t)); err != nil {
+		return nil, nil, gatewayErr(t, err)
+	}
+	x.G.MFACode = ""
+	return c, t, nil
+}
+
+// cvxApp is cvxResolveApp for callers that want a name in any case: when
+// nothing names an app it falls back to the directory's base name, which
+// the rack then reports as unknown.
+func cvxApp(x *Ctx) string {
+	if a, err := cvxResolveApp(x); err == nil {
+		return a
+	}
+	return filepath.Base(x.Inv.Cwd)
+}
+
+// cvxResolveApp resolves the app as the Convox CLI does: -a/--app, $CONVOX_APP,
+// a .convox/app file in the caller's directory or a parent, then the
+// directory's name. It reads the caller's cwd and environment, never the
+// agent's. A caller without a usable directory (none sent, or the root)
+// must name the app.
+func cvxResolveApp(x *Ctx) (string, error) {
+	if a, _ := x.Flags.GetString("app"); a != "" {
+		return a, nil
+	}
+	if a := x.Getenv("CONVOX_APP"); a != "" {
+		return a, nil
+	}
+	dir := x.Inv.Cwd
+	if dir == "" {
+		return "", usageErr(x.Cmd, "no app given and no working directory to infer it from; use -a <app>")
+	}
+	for d := dir; d != ""; {
+		if b, err := os.ReadFile(filepath.Join(d, ".convox", "app")); err == nil {
+			if a := strings.TrimSpace(string(b)); a != "" {
+				return a, nil
+			}
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	if base := filepath.Base(dir); base != "/" && base != "." && base != string(filepath.Separator) {
+		return base, nil
+	}
+	return "", usageErr(x.Cmd, "no app given and %s names none; use -a <app>", dir)
+}
+
+// cvxJSON reports whether --output json was asked for, refusing other
+// formats so a typo does not silently print a table to a script.
+func cvxJSON(x *Ctx) (bool, error) {
+	o, _ := x.Flags.GetString("output")
+	switch strings.ToLower(o) {
+	case "":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, usageErr(x.Cmd, "unknown output format %q: use json", o)
+}
+
+// cvxPrintJSON prints v indented; a nil slice prints as [] so scripts can
+// always parse an array.
+func cvxPrintJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return ipc.Errorf(ipc.CodeInternal, "%v", err)
+	}
+	if string(b) == "null" {
+		b = []byte("[]")
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// cvxTable prints a Convox-style table: upper-case headers, columns
+// separated by two spaces.
+func cvxTable(w io.Writer, headers []string, rows [][]string) error {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(headers, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// An empty last cell leaves padding behind; scripts and diffs should
+	// not see trailing blanks.
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cvxInfo prints Convox-style key/value lines; continuation lines of a
+// multi-line value are indented under the first.
+func cvxInfo(w io.Writer, kv ...string) error {
+	width := 0
+	for i := 0; i < len(kv); i += 2 {
+		width = max(width, len(kv[i]))
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		lines := strings.Split(strings.TrimRight(kv[i+1], "\n"), "\n")
+		fmt.Fprintf(w, "%-*s  %s\n", width, kv[i], lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(w, "%-*s  %s\n", width, "", l)
+		}
+	}
+	return nil
+}
+
+// cvxStep runs one action between "<text>... " and "OK" on stderr, the
+// progress stream. On failure the line is ended so the error the framework
+// prints stands on its own line. When the server closed the MFA window
+// behind the agent's back, the step-up prompt lands inside the line; the
+// text is then repeated so the result still reads "<text>... OK".
+func cvxStep(x *Ctx, text string, fn func() (string, error)) error {
+	fmt.Fprintf(x.Err, "%s... ", text)
+	mfa := x.Env.MFA
+	extra, err := fn()
+	if x.Env.MFA != mfa && x.Env.MFA != "reused" && x.Env.MFA != "none" {
+		fmt.Fprintf(x.Err, "%s... ", text)
+	}
+	if err != nil {
+		fmt.Fprintln(x.Err)
+		return err
+	}
+	if extra != "" {
+		fmt.Fprintf(x.Err, "OK, %s\n", extra)
+	} else {
+		fmt.Fprintln(x.Err, "OK")
+	}
+	return nil
+}
+
+// cvxWaitInterval is the pause between app status polls. The upstream
+// CLI polls every 5 s; a second keeps short rollouts snappy.
+const cvxWaitInterval = time.Second
+
+// cvxWaitRunning polls the app until it is running, as the upstream wait
+// loop does (35 minutes at most). "rollback" means the rack undid the
+// change.
+func cvxWaitRunning(ctx context.Context, c *rack.Client, app string) error {
+	deadline := time.Now().Add(35 * time.Minute)
+	for {
+		a, err := c.AppGet(ctx, app)
+		if err != nil {
+			return err
+		}
+		switch a.Status {
+		case "running":
+			return nil
+		case "rollback":
+			return ipc.Errorf(ipc.CodeGateway, "rollback")
+		}
+		if time.Now().After(deadline) {
+			return ipc.Errorf(ipc.CodeGateway, "timeout waiting for app %s to be running (status %s)", app, a.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(cvxWaitInterval):
+		}
+	}
+}
+
+// cvxPromote is the upstream promote flow: wait for a running app, promote,
+// wait again, and check the rack kept the release.
+func cvxPromote(ctx context.Context, x *Ctx, c *rack.Client, app, id string) error {
+	a, err := c.AppGet(ctx, app)
+	if err != nil {
+		return err
+	}
+	if a.Status != "running" {
+		if err := cvxStep(x, "Waiting for app to be ready", func() (string, error) {
+			return "", cvxWaitRunning(ctx, c, app)
+		}); err != nil {
+			return err
+		}
+	}
+	return cvxStep(x, "Promoting "+id, func() (string, error) {
+		if err := c.ReleasePromote(ctx, app, id); err != nil {
+			return "", err
+		}
+		if err := cvxWaitRunning(ctx, c, app); err != nil {
+			return "", err
+		}
+		a, err := c.AppGet(ctx, app)
+		if err != nil {
+			return "", err
+		}
+		if a.Release != id {
+			return "", ipc.Errorf(ipc.CodeGateway, "rollback")
+		}
+		return "", nil
+	})
+}
+
+// cvxAgo renders a past time like the Convox CLI ("3 minutes ago"), with
+// Docker's human durations; zero times are blank.
+func cvxAgo(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return cvxHuman(time.Since(t)) + " ago"
+}
+
+func cvxHuman(d time.Duration) string {
+	if s := int(d.Seconds()); s < 1 {
+		return "Less than a second"
+	} else if s == 1 {
+		return "1 second"
+	} else if s < 60 {
+		return fmt.Sprintf("%d seconds", s)
+	}
+	if m := int(d.Minutes()); m == 1 {
+		return "About a minute"
+	} else if m < 60 {
+		return fmt.Sprintf("%d minutes", m)
+	}
+	h := int(d.Hours() + 0.5)
+	switch {
+	case h == 1:
+		return "About an hour"
+	case h < 48:
+		return fmt.Sprintf("%d hours", h)
+	case h < 24*7*2:
+		return fmt.Sprintf("%d days", h/24)
+	case h < 24*30*2:
+		return fmt.Sprintf("%d weeks", h/24/7)
+	case h < 24*365*2:
+		return fmt.Sprintf("%d months", h/24/30)
+	}
+	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
+}
+
+// cvxElapsed is a build's duration, blank while it has not ended.
+func cvxElapsed(start, end time.Time) string {
+	if start.IsZero() || end.IsZero() {
+		return ""
+	}
+	return end.Sub(start).Round(time.Second).String()
+}
+
+// cvxPercent renders a 0–1 fraction as Convox does ("12.50%").
+func cvxPercent(f float64) string { return fmt.Sprintf("%0.2f%%", f*100) }
