@@ -1,0 +1,278 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/stepup"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+func init() {
+	register(&Command{
+		Name: "logs", Usage: "logs [-a app] [-f] [--since 2m] [--filter text]", MaxArgs: 0,
+		Short: "Show an app's logs (with -f, keep following until Ctrl-C)",
+		Flags: func(fs *pflag.FlagSet) {
+			cvxAppFlag(fs)
+			fs.BoolP("follow", "f", false, "Keep streaming new lines until Ctrl-C")
+			fs.Duration("since", 2*time.Minute, "Show lines newer than this (0 for all)")
+			fs.String("filter", "", "Only lines containing this text")
+		},
+		Run: strmRunLogs,
+	})
+	register(&Command{
+		Name: "builds logs", Usage: "builds logs [-a app] <id>", MinArgs: 1, MaxArgs: 1, ArgHint: "a build id",
+		Short: "Show a build's output",
+		Flags: cvxAppFlag,
+		Run:   strmRunBuildLogs,
+	})
+	register(&Command{
+		Name: "exec", Usage: "exec [-a app] <pid> <command...>", MinArgs: 2, MaxArgs: -1,
+		ArgHint: "a process id and a command",
+		Short:   "Run a command in a running process (step-up MFA)",
+		Long: `Run a command in a running process and exit with its exit status.
+
+Flags go before <pid>: everything after it is the remote command, so its own
+flags (such as "ls -la") are never read as ours. In a terminal the session is
+interactive: your terminal switches to raw mode and Ctrl-C goes to the remote
+command.`,
+		Flags: strmNoIntersperse(cvxAppFlag),
+		Run:   strmRunExec,
+	})
+	register(&Command{
+		Name: "run", Usage: "run [-a app] [--release R] <service> <command...>", MinArgs: 2, MaxArgs: -1,
+		ArgHint: "a service and a command",
+		Short:   "Run a command in a new one-off process of a service (step-up MFA)",
+		Long: `Start a one-off process of a service, run a command in it, then stop it.
+The command's exit status becomes this command's.
+
+Flags go before <service>: everything after it is the remote command.`,
+		Flags: strmNoIntersperse(func(fs *pflag.FlagSet) {
+			cvxAppFlag(fs)
+			fs.String("release", "", "Release to run (default: the app's current release)")
+		}),
+		Run: strmRunRun,
+	})
+}
+
+// strmNoIntersperse stops flag parsing at the first argument, so a remote
+// command's own flags (e.g. "grep -r") are not taken for ours (-r is
+// --rack!).
+func strmNoIntersperse(add func(*pflag.FlagSet)) func(*pflag.FlagSet) {
+	return func(fs *pflag.FlagSet) {
+		add(fs)
+		fs.SetInterspersed(false)
+	}
+}
+
+// strmSeg escapes one path segment.
+func strmSeg(s string) string { return url.PathEscape(s) }
+
+func strmRunLogs(ctx context.Context, x *Ctx) error {
+	t, err := x.ResolveRack()
+	if err != nil {
+		return err
+	}
+	follow, _ := x.Flags.GetBool("follow")
+	since, _ := x.Flags.GetDuration("since")
+	filter, _ := x.Flags.GetString("filter")
+	h := http.Header{}
+	h.Set("Follow", strconv.FormatBool(follow))
+	h.Set("Prefix", "true") // the upstream CLI's "<time> <source> <text>" lines
+	if since > 0 {
+		h.Set("Since", since.String())
+	}
+	if filter != "" {
+		h.Set("Filter", filter)
+	}
+	return strmLogs(ctx, x, t, "/apps/"+strmSeg(cvxApp(x))+"/logs", h)
+}
+
+func strmRunBuildLogs(ctx context.Context, x *Ctx) error {
+	t, err := x.ResolveRack()
+	if err != nil {
+		return err
+	}
+	path := "/apps/" + strmSeg(cvxApp(x)) + "/builds/" + strmSeg(x.Args[0]) + "/logs"
+	return strmLogs(ctx, x, t, path, http.Header{})
+}
+
+// strmLogs copies a log stream to stdout. Ctrl-C (ctx cancelled) is how a
+// followed stream normally ends, so it is a success (exit 0), as upstream.
+func strmLogs(ctx context.Context, x *Ctx, t *Target, path string, h http.Header) error {
+	c, err := x.strmOpen(ctx, t, path, h)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer c.Close()
+	err = c.Copy(ctx, x.Out)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return strmStreamErr(err, false)
+}
+
+func strmRunExec(ctx context.Context, x *Ctx) error {
+	t, err := x.ResolveRack()
+	if err != nil {
+		return err
+	}
+	code, err := strmExec(ctx, x, t, cvxApp(x), x.Args[0], strings.Join(x.Args[1:], " "))
+	if err != nil {
+		return err
+	}
+	x.Status = code
+	return nil
+}
+
+// strmExec runs command in process pid and returns its exit code. With a
+// terminal on stdin the session is interactive (Tty: true) and the user's
+// terminal goes raw for its duration; stdin is always relayed, as the
+// upstream CLI does, ending with the EOF message when it ends.
+func strmExec(ctx context.Context, x *Ctx, t *Target, app, pid, command string) (int, error) {
+	tty := x.Term.TTY().Stdin
+	h := http.Header{}
+	h.Set("Command", command)
+	h.Set("Tty", strconv.FormatBool(tty))
+	// Convox has no resize message on the exec stream: the size at the
+	// start, which the CLI's resize messages keep current, is what the
+	// remote terminal gets.
+	if sz := x.Term.Size(); tty && sz.Cols > 0 && sz.Rows > 0 {
+		h.Set("Height", strconv.Itoa(sz.Rows))
+		h.Set("Width", strconv.Itoa(sz.Cols))
+	}
+	path := "/apps/" + strmSeg(app) + "/processes/" + strmSeg(pid) + "/exec"
+	c, err := x.strmOpen(ctx, t, path, h)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	defer strmRaw(x)()
+	go c.SendStdin(x.Term.Stdin())
+	code, err := c.Exec(ctx, x.Out)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, strmStreamErr(err, true)
+	}
+	return code, nil
+}
+
+// strmProcess is the part of a Convox process run needs.
+type strmProcess struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// strmRunWait bounds the wait for a one-off process to start (upstream: 5
+// minutes, polled every second).
+const (
+	strmRunWait = 5 * time.Minute
+	strmRunPoll = time.Second
+)
+
+func strmRunRun(ctx context.Context, x *Ctx) error {
+	t, err := x.ResolveRack()
+	if err != nil {
+		return err
+	}
+	app, svc := cvxApp(x), x.Args[0]
+	command := strings.Join(x.Args[1:], " ")
+	release, _ := x.Flags.GetString("release")
+	// Start, exec and stop are all step-up: one window (one prompt, one
+	// use of --mfa-code) covers them.
+	if err := x.EnsureStepUp(ctx, t); err != nil {
+		return err
+	}
+	h := http.Header{}
+	// The gateway only lets "sleep 3600" (or an approved command) start a
+	// process; the real command runs through exec.
+	h.Set("Command", "sleep 3600")
+	if release != "" {
+		h.Set("Release", release)
+	}
+	if sz := x.Term.Size(); x.Term.TTY().Stdin && sz.Cols > 0 && sz.Rows > 0 {
+		h.Set("Height", strconv.Itoa(sz.Rows))
+		h.Set("Width", strconv.Itoa(sz.Cols))
+	}
+	var p strmProcess
+	path := stepup.ProxyPrefix + "/apps/" + strmSeg(app) + "/services/" + strmSeg(svc) + "/processes"
+	if err := strmJSON(ctx, x, t, http.MethodPost, path, h, &p); err != nil {
+		return err
+	}
+	if p.ID == "" {
+		return ipc.Errorf(ipc.CodeGateway, "the rack started a process but did not say its id")
+	}
+	defer strmStop(x, t, app, p.ID)
+	if err := strmWaitRunning(ctx, x, t, app, p); err != nil {
+		return err
+	}
+	code, err := strmExec(ctx, x, t, app, p.ID, command)
+	if err != nil {
+		return err
+	}
+	x.Status = code
+	return nil
+}
+
+// strmWaitRunning polls the process until the rack reports it running.
+func strmWaitRunning(ctx context.Context, x *Ctx, t *Target, app string, p strmProcess) error {
+	deadline := time.Now().Add(strmRunWait)
+	path := stepup.ProxyPrefix + "/apps/" + strmSeg(app) + "/processes/" + strmSeg(p.ID)
+	for p.Status != "running" {
+		if time.Now().After(deadline) {
+			return ipc.Errorf(ipc.CodeGateway, "process %s did not start within %s (status %q)", p.ID, strmRunWait, p.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(strmRunPoll):
+		}
+		if err := strmJSON(ctx, x, t, http.MethodGet, path, nil, &p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// strmStop removes the one-off process even when the command failed or was
+// interrupted: a forgotten "sleep 3600" would hold capacity for an hour.
+func strmStop(x *Ctx, t *Target, app, pid string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	path := stepup.ProxyPrefix + "/apps/" + strmSeg(app) + "/processes/" + strmSeg(pid)
+	raw, err := x.Call(ctx, t, gateway.Request{Method: http.MethodDelete, Path: path})
+	if err == nil && raw.Status/100 != 2 {
+		err = responseErr(t, http.MethodDelete, raw)
+	}
+	if err != nil {
+		x.Progress("Warning: could not stop process %s: %v", pid, ipc.AsError(gatewayErr(t, err)).Message)
+	}
+}
+
+// strmJSON sends one proxy request through Call and decodes the answer.
+func strmJSON(ctx context.Context, x *Ctx, t *Target, method, path string, h http.Header, out any) error {
+	raw, err := x.Call(ctx, t, gateway.Request{Method: method, Path: path, Header: h})
+	if err != nil {
+		return gatewayErr(t, err)
+	}
+	if raw.Status/100 != 2 {
+		return responseErr(t, method, raw)
+	}
+	if err := json.Unmarshal(raw.Body, out); err != nil {
+		return ipc.Errorf(ipc.CodeGateway, "unexpected answer from %s %s: %v", method, path, err)
+	}
+	return nil
+}

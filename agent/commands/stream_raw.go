@@ -1,0 +1,39 @@
+package commands
+
+import (
+	"os"
+
+	"golang.org/x/term"
+)
+
+// strmRawTerm is a terminal that can switch the user's terminal to raw
+// mode: the daemon's websocket terminal asks the CLI to do it.
+type strmRawTerm interface{ SetRaw(on bool) error }
+
+// strmRaw puts the user's terminal in raw mode for an interactive remote
+// session, so keys (Ctrl-C included) go to the remote side, and returns
+// the restore function. In daemon mode the CLI owns the terminal and is
+// asked to switch it (it also restores it when the run ends, however it
+// ends); in exec mode this process owns it and switches it itself (SIGINT
+// and SIGTERM cancel the command, so the deferred restore still runs).
+func strmRaw(x *Ctx) func() {
+	noop := func() {}
+	if !x.Term.TTY().Stdin {
+		return noop
+	}
+	if rt, ok := x.Term.(strmRawTerm); ok {
+		if rt.SetRaw(true) != nil {
+			return noop
+		}
+		return func() { _ = rt.SetRaw(false) }
+	}
+	if x.Mode != ModeExec {
+		return noop
+	}
+	fd := int(os.Stdin.Fd())
+	saved, err := term.MakeRaw(fd)
+	if err != nil {
+		return noop
+	}
+	return func() { _ = term.Restore(fd, saved) }
+}
