@@ -143,15 +143,7 @@ func cvxRunAppsDelete(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunPs(ctx context.Context, x *Ctx) error {
-	asJSON, err := cvxJSON(x)
-	if err != nil {
-		return err
-	}
-	c, _, err := cvxClient(x)
-	if err != nil {
-		return err
-	}
-	app, err := cvxResolveApp(x)
+	asJSON, c, app, err := cvxAppReader(x)
 	if err != nil {
 		return err
 	}

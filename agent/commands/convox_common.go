@@ -328,3 +328,16 @@ func cvxElapsed(start, end time.Time) string {
 
 // cvxPercent renders a 0–1 fraction as Convox does ("12.50%").
 func cvxPercent(f float64) string { return fmt.Sprintf("%0.2f%%", f*100) }
+
+// cvxAppReader is the common start of a read command on one app: the
+// --output choice, a rack client and the resolved app.
+func cvxAppReader(x *Ctx) (asJSON bool, c *rack.Client, app string, err error) {
+	if asJSON, err = cvxJSON(x); err != nil {
+		return
+	}
+	if c, _, err = cvxClient(x); err != nil {
+		return
+	}
+	app, err = cvxResolveApp(x)
+	return
+}

@@ -44,15 +44,7 @@ func cvxLimitFlag(fs *pflag.FlagSet) {
 }
 
 func cvxRunReleases(ctx context.Context, x *Ctx) error {
-	asJSON, err := cvxJSON(x)
-	if err != nil {
-		return err
-	}
-	c, _, err := cvxClient(x)
-	if err != nil {
-		return err
-	}
-	app, err := cvxResolveApp(x)
+	asJSON, c, app, err := cvxAppReader(x)
 	if err != nil {
 		return err
 	}
@@ -82,15 +74,7 @@ func cvxRunReleases(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunReleasesInfo(ctx context.Context, x *Ctx) error {
-	asJSON, err := cvxJSON(x)
-	if err != nil {
-		return err
-	}
-	c, _, err := cvxClient(x)
-	if err != nil {
-		return err
-	}
-	app, err := cvxResolveApp(x)
+	asJSON, c, app, err := cvxAppReader(x)
 	if err != nil {
 		return err
 	}
@@ -190,15 +174,7 @@ func cvxRunBuilds(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunBuildsInfo(ctx context.Context, x *Ctx) error {
-	asJSON, err := cvxJSON(x)
-	if err != nil {
-		return err
-	}
-	c, _, err := cvxClient(x)
-	if err != nil {
-		return err
-	}
-	app, err := cvxResolveApp(x)
+	asJSON, c, app, err := cvxAppReader(x)
 	if err != nil {
 		return err
 	}
