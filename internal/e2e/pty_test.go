@@ -31,10 +31,11 @@ type ptyTerm struct {
 	ptm  *os.File
 	tty  *os.File
 
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	done chan struct{}
-	code int
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	done    chan struct{}
+	drained chan struct{} // the reader saw the terminal close: Output is complete
+	code    int
 }
 
 func (e *env) startPTY(name string, args ...string) *ptyTerm {
@@ -52,8 +53,9 @@ func (e *env) startPTY(name string, args ...string) *ptyTerm {
 	if err := c.Start(); err != nil {
 		e.t.Fatal(err)
 	}
-	p := &ptyTerm{t: e.t, name: name, cmd: c, ptm: ptm, tty: tty, done: make(chan struct{})}
+	p := &ptyTerm{t: e.t, name: name, cmd: c, ptm: ptm, tty: tty, done: make(chan struct{}), drained: make(chan struct{})}
 	go func() {
+		defer close(p.drained)
 		b := make([]byte, 4096)
 		for {
 			n, err := ptm.Read(b)
@@ -70,6 +72,10 @@ func (e *env) startPTY(name string, args ...string) *ptyTerm {
 		if ee, ok := err.(*exec.ExitError); ok {
 			p.code = ee.ExitCode()
 		}
+		// Our copy of the terminal's other end is the last one open:
+		// closing it lets the reader drain what the program wrote last and
+		// then see the end, so Output is complete after wait.
+		tty.Close()
 		close(p.done)
 	}()
 	e.t.Cleanup(func() {
@@ -106,9 +112,11 @@ func (p *ptyTerm) waitText(s string, d time.Duration) {
 	p.t.Fatalf("%s: no %q after %s; screen:\n%s", p.name, s, d, p.Output())
 }
 
-// echoOff reports whether the terminal is reading a secret.
+// echoOff reports whether the terminal is reading a secret. It asks the
+// master side, which shares the terminal's modes on Linux and stays open
+// after the program exits (so a test can check echo was restored).
 func (p *ptyTerm) echoOff() bool {
-	tio, err := unix.IoctlGetTermios(int(p.tty.Fd()), unix.TCGETS)
+	tio, err := unix.IoctlGetTermios(int(p.ptm.Fd()), unix.TCGETS)
 	return err == nil && tio.Lflag&unix.ECHO == 0
 }
 
@@ -135,6 +143,10 @@ func (p *ptyTerm) wait(d time.Duration) int {
 	p.t.Helper()
 	select {
 	case <-p.done:
+		select {
+		case <-p.drained:
+		case <-time.After(2 * time.Second):
+		}
 		return p.code
 	case <-time.After(d):
 		p.t.Fatalf("%s: still running after %s; screen:\n%s", p.name, d, p.Output())
