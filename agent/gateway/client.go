@@ -172,6 +172,9 @@ func (c *Client) DoRaw(ctx context.Context, r Request) (*Raw, error) {
 	case nil:
 	case RawBody:
 		body, contentType = bytes.NewReader(b.Data), b.ContentType
+		if b.Progress != nil {
+			body = &countingReader{r: body, fn: b.Progress}
+		}
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
@@ -215,6 +218,28 @@ func (c *Client) DoRaw(ctx context.Context, r Request) (*Raw, error) {
 type RawBody struct {
 	ContentType string
 	Data        []byte
+	// Progress, when set, hears how many bytes the transport has taken
+	// from the body so far (sent, not yet acknowledged).
+	Progress func(sent int64)
+}
+
+type countingReader struct {
+	r    io.Reader
+	n    int64
+	fn   func(int64)
+	last time.Time
+}
+
+// Read reports progress at most every 50 ms: a bar redrawn per 32 KiB
+// chunk would flood a slow terminal.
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if now := time.Now(); now.Sub(c.last) >= 50*time.Millisecond || err != nil {
+		c.last = now
+		c.fn(c.n)
+	}
+	return n, err
 }
 
 // Do performs r and decodes a successful JSON body into out (when out is

@@ -26,10 +26,10 @@ type Progress func(done, total int64)
 // ObjectUpload is POST /apps/{app}/objects/tmp/{name}: the body is sent as
 // application/octet-stream and the answer's object:// URL is returned.
 //
-// The Doer buffers the whole body (and so does the gateway, §6.3), so
-// there is no byte-level feedback to relay: progress hears 0 before the
-// request and total once the rack has acknowledged it. A bar drawn from
-// it therefore never claims bytes that have not arrived.
+// progress hears 0 first, then the bytes handed to the connection (held
+// one short of total), and total only once the gateway has acknowledged
+// the upload: the gateway buffers the whole body before forwarding it
+// (§6.3), so the last byte sent is not yet the upload done.
 func (c *Client) ObjectUpload(ctx context.Context, app, name string, data []byte, progress Progress) (string, error) {
 	total := int64(len(data))
 	if progress != nil {
@@ -39,6 +39,10 @@ func (c *Client) ObjectUpload(ctx context.Context, app, name string, data []byte
 		Method: http.MethodPost,
 		Path:   ProxyPrefix + "/apps/" + esc(app) + "/objects/tmp/" + esc(name),
 		Body:   gateway.RawBody{ContentType: "application/octet-stream", Data: data},
+	}
+	if progress != nil && total > 0 {
+		req.Body = gateway.RawBody{ContentType: "application/octet-stream", Data: data,
+			Progress: func(sent int64) { progress(min(sent, total-1), total) }}
 	}
 	raw, err := c.do(ctx, req)
 	if err != nil {
