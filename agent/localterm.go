@@ -9,6 +9,7 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/platform/browser"
+	"github.com/rack-gateway/rack-gateway/platform/editor"
 	"github.com/rack-gateway/rack-gateway/platform/tty"
 )
 
@@ -56,6 +57,14 @@ func (t *localTerm) Do(ctx context.Context, a ipc.Action) (ipc.ActionResult, err
 			return ipc.ActionResult{ID: a.ID, Error: err.Error()}, nil
 		}
 		return ipc.ActionResult{ID: a.ID}, nil
+	case ipc.ActionEditFile:
+		// The same code as the CLI's, so both modes pick the editor and
+		// guard the temp file alike; this process owns the terminal here.
+		b, err := editor.Edit(a.Content, os.Getenv, t.in, t.out, t.err)
+		if err != nil {
+			return ipc.ActionResult{ID: a.ID, Error: err.Error()}, nil
+		}
+		return ipc.ActionResult{ID: a.ID, Content: b}, nil
 	default:
 		return ipc.ActionResult{}, errors.New("unsupported action " + a.Kind)
 	}

@@ -263,6 +263,8 @@ func (r *relayer) act(a ipc.Action) {
 			res.Error = err.Error()
 		}
 		cancel()
+	case ipc.ActionEditFile:
+		res = r.editAction(a)
 	default:
 		res.Error = "this rack-gateway CLI cannot do " + a.Kind + "; upgrade it"
 	}
