@@ -82,6 +82,7 @@ func bldRun(ctx context.Context, x *Ctx, deploy bool) error {
 	out := x.Out
 	if idOnly {
 		out = x.Err // stdout carries only the release id
+		x.stepsToStderr = true
 	}
 	b, err := bldBuild(ctx, x, c, t, app, dir, manifest, out)
 	if err != nil {
@@ -160,11 +161,13 @@ func bldUpload(ctx context.Context, x *Ctx, c *rack.Client, app string, tgz []by
 		fmt.Fprintf(x.Err, "\r\x1b[KUploading source... %s", bldBar(done, total))
 	}
 	u, err := c.ObjectUpload(ctx, app, name, tgz, bar)
+	// The bar was ours (stderr); the step line is upstream's (stdout).
+	fmt.Fprint(x.Err, "\r\x1b[K")
 	if err != nil {
-		fmt.Fprintln(x.Err)
+		fmt.Fprintln(x.steps(), "Uploading source... ")
 		return "", err
 	}
-	fmt.Fprint(x.Err, "\r\x1b[KUploading source... OK\n")
+	fmt.Fprintln(x.steps(), "Uploading source... OK")
 	return u, nil
 }
 

@@ -199,20 +199,21 @@ func cvxInfo(w io.Writer, kv ...string) error {
 // behind the agent's back, the step-up prompt lands inside the line; the
 // text is then repeated so the result still reads "<text>... OK".
 func cvxStep(x *Ctx, text string, fn func() (string, error)) error {
-	fmt.Fprintf(x.Err, "%s... ", text)
+	w := x.steps()
+	fmt.Fprintf(w, "%s... ", text)
 	mfa := x.Env.MFA
 	extra, err := fn()
 	if x.Env.MFA != mfa && x.Env.MFA != "reused" && x.Env.MFA != "none" {
-		fmt.Fprintf(x.Err, "%s... ", text)
+		fmt.Fprintf(w, "%s... ", text)
 	}
 	if err != nil {
-		fmt.Fprintln(x.Err)
+		fmt.Fprintln(w)
 		return err
 	}
 	if extra != "" {
-		fmt.Fprintf(x.Err, "OK, %s\n", extra)
+		fmt.Fprintf(w, "OK, %s\n", extra)
 	} else {
-		fmt.Fprintln(x.Err, "OK")
+		fmt.Fprintln(w, "OK")
 	}
 	return nil
 }
@@ -340,4 +341,16 @@ func cvxAppReader(x *Ctx) (asJSON bool, c *rack.Client, app string, err error) {
 	}
 	app, err = cvxResolveApp(x)
 	return
+}
+
+// steps is where the Convox-style step lines ("Setting FOO... OK") go:
+// stdout, where the upstream CLI prints them and where people's scripts
+// grep for them. Only what we add beyond upstream (bars, hints) goes to
+// stderr. A command whose stdout must carry a single value (build --id)
+// sends them to stderr through StepsToStderr.
+func (x *Ctx) steps() io.Writer {
+	if x.stepsToStderr {
+		return x.Err
+	}
+	return x.Out
 }

@@ -108,7 +108,7 @@ func edtRun(ctx context.Context, x *Ctx) error {
 		return err
 	}
 	for _, s := range steps[1:] {
-		x.Progress("%s... OK", s)
+		fmt.Fprintf(x.steps(), "%s... OK\n", s)
 	}
 	cvxReleaseLine(x, id)
 	if p, _ := x.Flags.GetBool("promote"); p {

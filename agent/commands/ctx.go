@@ -49,6 +49,8 @@ type Ctx struct {
 	// Status is the exit status for a command that succeeds with a
 	// non-zero status (a remote process's exit code).
 	Status int
+	// stepsToStderr moves step lines off stdout (see steps).
+	stepsToStderr bool
 }
 
 // Getenv reads the caller's environment, never the agent's own: the agent

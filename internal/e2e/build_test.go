@@ -100,8 +100,8 @@ func TestBuildDockerignore(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("build: %s", r)
 	}
-	if r.Err != bldSteps {
-		t.Errorf("progress lines:\n%q\nwant\n%q", r.Err, bldSteps)
+	if !strings.HasPrefix(r.Out, bldSteps) {
+		t.Errorf("step lines:\n%q\nwant first\n%q", r.Out, bldSteps)
 	}
 	contains(t, "build output", r.Out, "Step 1/3 : FROM sandbox/base:latest\n", "Build complete: B")
 	id, rel := bldIDs(t, r)
@@ -130,10 +130,10 @@ func TestBuildDeployPromotes(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("deploy: %s", r)
 	}
-	if !strings.HasPrefix(r.Err, bldSteps) {
+	if !strings.HasPrefix(r.Out, bldSteps) {
 		t.Errorf("deploy progress:\n%s", r.Err)
 	}
-	m := regexp.MustCompile(`Promoting (R[A-Z0-9]+)\.\.\. OK\n`).FindStringSubmatch(r.Err)
+	m := regexp.MustCompile(`Promoting (R[A-Z0-9]+)\.\.\. OK\n`).FindStringSubmatch(r.Out)
 	if m == nil {
 		t.Fatalf("deploy did not promote: %s", r)
 	}
@@ -191,8 +191,8 @@ func TestBuildProgressOnlyOnTerminal(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("plain build: %s", r)
 	}
-	if r.Err != bldSteps {
-		t.Errorf("plain stderr:\n%q\nwant\n%q", r.Err, bldSteps)
+	if !strings.HasPrefix(r.Out, bldSteps) || r.Err != "" {
+		t.Errorf("plain run: stdout\n%q\nwant first\n%q\nstderr %q", r.Out, bldSteps, r.Err)
 	}
 	if strings.ContainsAny(r.Err+r.Out, "\r\x1b") || strings.Contains(r.Err, "%") {
 		t.Errorf("progress bar outside a terminal: %s", r)
@@ -270,8 +270,8 @@ func TestBuildCIDeployWithApproval(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("approved deploy: %s", r)
 	}
-	contains(t, "ci deploy", r.Err, bldSteps, "Promoting R")
-	pm := regexp.MustCompile(`Promoting (R[A-Z0-9]+)\.\.\. OK\n`).FindStringSubmatch(r.Err)
+	contains(t, "ci deploy", r.Out, bldSteps, "Promoting R")
+	pm := regexp.MustCompile(`Promoting (R[A-Z0-9]+)\.\.\. OK\n`).FindStringSubmatch(r.Out)
 	if pm == nil {
 		t.Fatalf("ci deploy did not promote: %s", r)
 	}
@@ -292,7 +292,8 @@ func TestBuildCIDeployWithApproval(t *testing.T) {
 	}
 	// The sandbox, like the gateway, answers the upload of a token whose
 	// approvals are all spent with its plain 403 text.
-	contains(t, "second deploy", r.Err, "Uploading source... \nError: permission denied\n")
+	contains(t, "second deploy", r.Out, "Uploading source... \n")
+	contains(t, "second deploy", r.Err, "Error: permission denied\n")
 	if strings.Contains(r.Err, "Starting build") {
 		t.Errorf("a build was started after the refused upload: %s", r)
 	}
@@ -328,5 +329,5 @@ func TestBuildStepUpBeforeProgress(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("deploy with --mfa-code: %s", r)
 	}
-	contains(t, "deploy --mfa-code", r.Err, bldSteps, "Promoting R")
+	contains(t, "deploy --mfa-code", r.Out, bldSteps, "Promoting R")
 }

@@ -171,10 +171,10 @@ func TestConvoxEnvEditAndPromote(t *testing.T) {
 	e, _ := convoxEnv(t, admin)
 
 	r := e.mustRun("env", "set", "FOO=baz", "NEW_ONE=1", "-a", "demo", "--promote")
-	contains(t, "env set stderr", r.Err, "Setting FOO, NEW_ONE... OK\n", "Promoting R")
-	matches(t, "env set stdout", r.Out, `^Release: R[A-Z0-9]+\n$`)
-	id := strings.TrimSpace(strings.TrimPrefix(r.Out, "Release: "))
-	contains(t, "env set promote", r.Err, "Promoting "+id+"... OK\n")
+	contains(t, "env set stderr", r.Out, "Setting FOO, NEW_ONE... OK\n", "Promoting R")
+	matches(t, "env set stdout", r.Out, `(?m)^Release: R[A-Z0-9]+$`)
+	id := releaseID(t, r.Out)
+	contains(t, "env set promote", r.Out, "Promoting "+id+"... OK\n")
 	if a := e.mustRun("apps", "info", "demo"); !strings.Contains(a.Out, "Release     "+id) {
 		t.Errorf("the app is not on %s:\n%s", id, a.Out)
 	}
@@ -186,27 +186,27 @@ func TestConvoxEnvEditAndPromote(t *testing.T) {
 	}
 
 	r = e.mustRun("env", "unset", "NEW_ONE", "-a", "demo")
-	contains(t, "env unset", r.Err, "Unsetting NEW_ONE... OK\n")
-	matches(t, "env unset stdout", r.Out, `^Release: R[A-Z0-9]+\n$`)
-	unset := strings.TrimSpace(strings.TrimPrefix(r.Out, "Release: "))
+	contains(t, "env unset", r.Out, "Unsetting NEW_ONE... OK\n")
+	matches(t, "env unset stdout", r.Out, `(?m)^Release: R[A-Z0-9]+$`)
+	unset := releaseID(t, r.Out)
 	r = e.mustRun("releases", "-a", "demo")
 	matches(t, "releases", r.Out, `(?m)^`+unset+`\s+BDEMOSEEDAA`) // not active yet
 	matches(t, "releases", r.Out, `(?m)^`+id+`\s+active\s`)
 
 	r = e.mustRun("releases", "promote", "-a", "demo")
-	contains(t, "releases promote", r.Err, "Promoting "+unset+"... OK\n")
+	contains(t, "releases promote", r.Out, "Promoting "+unset+"... OK\n")
 	if r := e.mustRun("env", "-a", "demo"); strings.Contains(r.Out, "NEW_ONE") {
 		t.Errorf("NEW_ONE still set:\n%s", r.Out)
 	}
 
 	r = e.mustRun("releases", "rollback", "RDEMOSEEDAA", "-a", "demo")
-	matches(t, "rollback", r.Err, `Rolling back to RDEMOSEEDAA\.\.\. OK, R[A-Z0-9]+\n`)
-	contains(t, "rollback", r.Err, "Promoting R")
+	matches(t, "rollback", r.Out, `Rolling back to RDEMOSEEDAA\.\.\. OK, R[A-Z0-9]+\n`)
+	contains(t, "rollback", r.Out, "Promoting R")
 	if r := e.mustRun("env", "get", "FOO", "-a", "demo"); r.Out != "bar\n" {
 		t.Errorf("rollback did not restore FOO: %s", r)
 	}
 	r = e.mustRun("releases", "promote", "RDEMOSEEDAA", "-a", "demo")
-	contains(t, "promote by id", r.Err, "Promoting RDEMOSEEDAA... OK\n")
+	contains(t, "promote by id", r.Out, "Promoting RDEMOSEEDAA... OK\n")
 	fails(t, e.run("releases", "promote", "RNOPE", "-a", "demo"), 1, "Error: no such release: RNOPE")
 }
 
@@ -214,11 +214,11 @@ func TestConvoxServicesAndProcesses(t *testing.T) {
 	e, sb := convoxEnv(t, admin)
 
 	r := e.mustRun("restart", "-a", "demo")
-	if r.Err != "Restarting web... OK\nRestarting worker... OK\n" {
+	if r.Out != "Restarting web... OK\nRestarting worker... OK\n" {
 		t.Errorf("restart: %s", r)
 	}
 	r = e.mustRun("scale", "web", "--count", "2", "--memory", "1024", "-a", "demo")
-	contains(t, "scale", r.Err, "Scaling web... OK\n")
+	contains(t, "scale", r.Out, "Scaling web... OK\n")
 	r = e.mustRun("scale", "-a", "demo")
 	matches(t, "scale table", r.Out, `(?m)^SERVICE\s+DESIRED\s+RUNNING\s+CPU\s+MEMORY\n`)
 	matches(t, "scale table", r.Out, `(?m)^web\s+2\s+2\s+256\s+1024$`)
@@ -235,7 +235,7 @@ func TestConvoxServicesAndProcesses(t *testing.T) {
 	}
 	pid := ps[0].Id
 	r = e.mustRun("ps", "stop", pid, "-a", "demo")
-	if r.Err != "Stopping "+pid+"... OK\n" {
+	if r.Out != "Stopping "+pid+"... OK\n" {
 		t.Errorf("ps stop: %s", r)
 	}
 	if r := e.mustRun("ps", "-a", "demo"); strings.Contains(r.Out, pid) {
@@ -249,7 +249,7 @@ func TestConvoxServicesAndProcesses(t *testing.T) {
 	e.mustRun("api", "-X", "POST", "/apps", "-f", "name=scratch")
 	sb.call(t, "PUT", "/_sandbox/destructive-actions", map[string]any{"allow": true}, nil)
 	r = e.mustRun("apps", "delete", "scratch")
-	contains(t, "apps delete", r.Err, "Deleting scratch... OK\n")
+	contains(t, "apps delete", r.Out, "Deleting scratch... OK\n")
 	if r := e.mustRun("apps"); strings.Contains(r.Out, "scratch") {
 		t.Errorf("scratch still listed:\n%s", r.Out)
 	}
@@ -274,14 +274,17 @@ func TestConvoxRoles(t *testing.T) {
 	fails(t, viewer.run("releases", "-a", "demo"), 1, "Error: permission denied\n")
 	fails(t, viewer.run("env", "-a", "demo"), 1, "Error: You don't have permission to view environment variables.\n")
 	fails(t, viewer.run("env", "set", "FOO=x", "-a", "demo"), 1, "Error: permission denied\n")
-	fails(t, viewer.run("restart", "-a", "demo"), 1, "Restarting web... \nError: You don't have permission to run processes.\n")
+	r0 := viewer.run("restart", "-a", "demo")
+	fails(t, r0, 1, "Error: You don't have permission to run processes.\n")
+	contains(t, "viewer restart stdout", r0.Out, "Restarting web... \n")
 
 	// The deployer may edit plain env but not secrets, nor delete apps.
 	fails(t, deployer.run("env", "get", "SECRET_KEY_BASE", "--unmask", "-a", "demo"), 1, "Error: You don't have permission to view secrets.\n")
 	r := deployer.run("env", "set", "SECRET_KEY_BASE=x", "-a", "demo")
-	fails(t, r, 1, "Setting SECRET_KEY_BASE... \nError: You don't have permission to create releases.\n")
+	fails(t, r, 1, "Error: You don't have permission to create releases.\n")
+	contains(t, "deployer secret stdout", r.Out, "Setting SECRET_KEY_BASE... \n")
 	r = deployer.mustRun("env", "set", "FOO=deployed", "-a", "demo", "--promote")
-	contains(t, "deployer env set", r.Err, "Setting FOO... OK\n", "Promoting R")
+	contains(t, "deployer env set", r.Out, "Setting FOO... OK\n", "Promoting R")
 	fails(t, deployer.run("apps", "delete", "demo"), 1, "Error: permission denied\n")
 	deployer.mustRun("scale", "web", "--count", "3", "-a", "demo")
 	fails(t, viewer.run("env", "get", "FOO", "-a", "demo"), 1, "Error: You don't have permission to view environment variables.\n")
@@ -315,7 +318,7 @@ func TestConvoxWritesAskForMFA(t *testing.T) {
 		t.Fatalf("restart without MFA succeeded: %s", r)
 	}
 	r = e.mustRun("restart", "-a", "demo", "--mfa-code", totpCodes.next(t, sb, admin))
-	contains(t, "restart --mfa-code", r.Err, "Restarting web... OK\nRestarting worker... OK\n")
+	contains(t, "restart --mfa-code", r.Out, "Restarting web... OK\nRestarting worker... OK\n")
 
 	// apps delete is "always" on the proxy, which a fresh window meets:
 	// one prompt, then the policy's refusal.
@@ -371,4 +374,14 @@ func TestConvoxPromptComesBeforeProgress(t *testing.T) {
 	if strings.Count(out, "Enter TOTP code:") != 1 || strings.Count(out, "Restarting web... ") != 1 {
 		t.Errorf("want one prompt, then one line per service:\n%s", out)
 	}
+}
+
+// releaseID is the id on the "Release: R…" line of a command's stdout.
+func releaseID(t *testing.T, out string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^Release: (R[A-Z0-9]+)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no Release line in:\n%s", out)
+	}
+	return m[1]
 }

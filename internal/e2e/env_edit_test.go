@@ -63,10 +63,10 @@ func TestEnvEditSavesTheEditedEnv(t *testing.T) {
 	e.set("EDITOR", "/bin/sh "+edtEditor(t, e, "change", `sed -i -e 's/^FOO=.*/FOO=edited/' "$f" && echo BAR=baz >> "$f"`))
 
 	r := e.mustRun("env", "edit", "-a", "demo", "--promote", "--mfa-code", totpCodes.next(t, sb, admin))
-	contains(t, "env edit stderr", r.Err, "Setting BAR, FOO... OK\n", "Promoting R")
-	matches(t, "env edit stdout", r.Out, `^Release: R[A-Z0-9]+\n$`)
-	id := strings.TrimSpace(strings.TrimPrefix(r.Out, "Release: "))
-	contains(t, "env edit promote", r.Err, "Promoting "+id+"... OK\n")
+	contains(t, "env edit stderr", r.Out, "Setting BAR, FOO... OK\n", "Promoting R")
+	matches(t, "env edit stdout", r.Out, `(?m)^Release: R[A-Z0-9]+$`)
+	id := releaseID(t, r.Out)
+	contains(t, "env edit promote", r.Out, "Promoting "+id+"... OK\n")
 	path, fileMode, dirMode := edtLastCall(t, e)
 	if fileMode != "600" || dirMode != "700" {
 		t.Errorf("%s had mode %s in a directory of mode %s; want 600 and 700", path, fileMode, dirMode)
@@ -81,7 +81,7 @@ func TestEnvEditSavesTheEditedEnv(t *testing.T) {
 	// Changing one value and deleting a line: one release, both reported.
 	e.set("EDITOR", edtEditor(t, e, "mixed", `sed -i -e 's/^FOO=.*/FOO=again/' -e '/^BAR=/d' "$f"`))
 	r = e.mustRun("env", "edit", "-a", "demo")
-	if !strings.HasSuffix(r.Err, "Setting FOO... OK\nUnsetting BAR... OK\n") {
+	if !strings.Contains(r.Out, "Setting FOO... OK\nUnsetting BAR... OK\nRelease: R") {
 		t.Errorf("env edit set+unset: %s", r)
 	}
 	edtLastCall(t, e)
@@ -97,7 +97,7 @@ func TestEnvEditSavesTheEditedEnv(t *testing.T) {
 	// In-process mode runs the same editor the same way.
 	e.set("EDITOR", edtEditor(t, e, "local", `sed -i -e 's/^FOO=.*/FOO=local/' "$f"`))
 	r = e.mustRun("env", "edit", "-a", "demo", "--no-agent", "--promote")
-	contains(t, "env edit --no-agent", r.Err, "Setting FOO... OK\n")
+	contains(t, "env edit --no-agent", r.Out, "Setting FOO... OK\n")
 	if _, fm, dm := edtLastCall(t, e); fm != "600" || dm != "700" {
 		t.Errorf("--no-agent: modes %s and %s; want 600 and 700", fm, dm)
 	}
@@ -123,7 +123,7 @@ func TestEnvEditSavesTheEditedEnv(t *testing.T) {
 		` env set FOO=meanwhile -a demo >/dev/null 2>&1 && sed -i -e 's/^FOO=.*/FOO=mine/' "$f"`))
 	r = e.run("env", "edit", "-a", "demo")
 	fails(t, r, 1, "while you were editing; nothing was changed", "Run 'rack-gateway env edit' again")
-	if !strings.Contains(r.Err, "Error: the env of demo changed in release R") || strings.Contains(r.Err, "Setting") {
+	if !strings.Contains(r.Err, "Error: the env of demo changed in release R") || strings.Contains(r.Out, "Setting") {
 		t.Errorf("concurrent change: %s", r)
 	}
 	// The latest release is the other command's, with its value.
@@ -175,7 +175,7 @@ func TestEnvEditNoChangesAndBadInput(t *testing.T) {
 	r = e.run("env", "edit", "-a", "demo")
 	fails(t, r, 2, "Error: line ", " of the edited env is not KEY=VALUE\n", "Nothing was changed.")
 	matches(t, "bad line error", r.Err, `line \d+ of the edited env`)
-	if strings.Contains(r.Err, "this is not") || strings.Contains(r.Err, "Setting") {
+	if strings.Contains(r.Out, "this is not") || strings.Contains(r.Out, "Setting") {
 		t.Errorf("bad line: %s", r)
 	}
 	edtLastCall(t, e)
