@@ -32,15 +32,17 @@ type Server struct {
 	// Audit, when set, gets one line per command.
 	Audit *audit.Log
 
-	http     *http.Server
-	stopOnce sync.Once
-	stop     chan struct{}
-	runs     sync.WaitGroup
+	http       *http.Server
+	defaultDir string
+	stopOnce   sync.Once
+	stop       chan struct{}
+	runs       sync.WaitGroup
 }
 
 // New returns a server; call Serve.
 func New(c *core.Core, socket string, log *slog.Logger) *Server {
 	s := &Server{Core: c, Socket: socket, Log: log, stop: make(chan struct{})}
+	s.defaultDir, _ = core.DefaultConfigDir()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+ipc.PathRun, s.handleRun)
 	mux.HandleFunc("POST "+ipc.PathRun, s.handleRun)
@@ -137,11 +139,12 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	profiles := s.Core.Profiles()
 	// Include the default config even before any command used it, but only
-	// if it exists: a status read must not create files.
-	if def, err := core.DefaultConfigDir(); err == nil {
-		if _, err := os.Stat(filepath.Join(def, config.FileName)); err == nil {
-			if p, err := s.Core.Profile(def); err == nil {
-				profiles = appendUnique(profiles, p)
+	// if it exists: a status read must not create files. Once loaded it is
+	// among the profiles and costs no syscall here.
+	if s.defaultDir != "" && !hasProfile(profiles, s.defaultDir) {
+		if _, err := os.Stat(filepath.Join(s.defaultDir, config.FileName)); err == nil {
+			if p, err := s.Core.Profile(s.defaultDir); err == nil {
+				profiles = append(profiles, p)
 			}
 		}
 	}
@@ -182,13 +185,13 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-func appendUnique(ps []*core.Profile, p *core.Profile) []*core.Profile {
-	for _, q := range ps {
-		if q == p {
-			return ps
+func hasProfile(ps []*core.Profile, dir string) bool {
+	for _, p := range ps {
+		if p.Dir == dir {
+			return true
 		}
 	}
-	return append(ps, p)
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
