@@ -61,11 +61,7 @@ func init() {
 }
 
 func cvxRunApps(ctx context.Context, x *Ctx) error {
-	asJSON, err := cvxJSON(x)
-	if err != nil {
-		return err
-	}
-	c, _, err := cvxClient(x)
+	asJSON, c, err := cvxRackReader(x)
 	if err != nil {
 		return err
 	}
@@ -84,11 +80,7 @@ func cvxRunApps(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunAppsInfo(ctx context.Context, x *Ctx) error {
-	asJSON, err := cvxJSON(x)
-	if err != nil {
-		return err
-	}
-	c, _, err := cvxClient(x)
+	asJSON, c, err := cvxRackReader(x)
 	if err != nil {
 		return err
 	}
@@ -276,11 +268,7 @@ func cvxRunScale(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunRackInfo(ctx context.Context, x *Ctx) error {
-	asJSON, err := cvxJSON(x)
-	if err != nil {
-		return err
-	}
-	c, _, err := cvxClient(x)
+	asJSON, c, err := cvxRackReader(x)
 	if err != nil {
 		return err
 	}
@@ -303,11 +291,7 @@ func cvxRunRackInfo(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunInstances(ctx context.Context, x *Ctx) error {
-	asJSON, err := cvxJSON(x)
-	if err != nil {
-		return err
-	}
-	c, _, err := cvxClient(x)
+	asJSON, c, err := cvxRackReader(x)
 	if err != nil {
 		return err
 	}

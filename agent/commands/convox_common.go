@@ -330,13 +330,20 @@ func cvxElapsed(start, end time.Time) string {
 // cvxPercent renders a 0–1 fraction as Convox does ("12.50%").
 func cvxPercent(f float64) string { return fmt.Sprintf("%0.2f%%", f*100) }
 
-// cvxAppReader is the common start of a read command on one app: the
-// --output choice, a rack client and the resolved app.
-func cvxAppReader(x *Ctx) (asJSON bool, c *rack.Client, app string, err error) {
+// cvxRackReader is the common start of a read command: the --output
+// choice and a rack client.
+func cvxRackReader(x *Ctx) (asJSON bool, c *rack.Client, err error) {
 	if asJSON, err = cvxJSON(x); err != nil {
 		return
 	}
-	if c, _, err = cvxClient(x); err != nil {
+	c, _, err = cvxClient(x)
+	return
+}
+
+// cvxAppReader is cvxRackReader plus the resolved app, for read commands
+// on one app.
+func cvxAppReader(x *Ctx) (asJSON bool, c *rack.Client, app string, err error) {
+	if asJSON, c, err = cvxRackReader(x); err != nil {
 		return
 	}
 	app, err = cvxResolveApp(x)

@@ -146,11 +146,7 @@ func cvxRunReleasesRollback(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunBuilds(ctx context.Context, x *Ctx) error {
-	asJSON, err := cvxJSON(x)
-	if err != nil {
-		return err
-	}
-	c, _, err := cvxClient(x)
+	asJSON, c, err := cvxRackReader(x)
 	if err != nil {
 		return err
 	}
