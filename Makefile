@@ -6,7 +6,7 @@ BIN       ?= bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/rack-gateway/rack-gateway/internal/buildinfo.Version=$(VERSION) -X github.com/rack-gateway/rack-gateway/internal/buildinfo.Commit=$(COMMIT)
-TESTFLAGS ?= -timeout 15m
+TESTFLAGS ?= -count=1 -timeout 15m
 STATICCHECK ?= v0.8.2
 
 # The agent talks to security keys through libfido2 (cgo) when its headers
