@@ -154,12 +154,8 @@ func cvxRunPs(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunPsStop(ctx context.Context, x *Ctx) error {
-	c, _, err := cvxWriteClient(ctx, x)
-	if err != nil {
-		return err
-	}
 	pid := x.Args[0]
-	app, err := cvxResolveApp(x)
+	c, app, err := cvxAppWriter(ctx, x)
 	if err != nil {
 		return err
 	}
@@ -169,11 +165,7 @@ func cvxRunPsStop(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunRestart(ctx context.Context, x *Ctx) error {
-	c, _, err := cvxWriteClient(ctx, x)
-	if err != nil {
-		return err
-	}
-	app, err := cvxResolveApp(x)
+	c, app, err := cvxAppWriter(ctx, x)
 	if err != nil {
 		return err
 	}

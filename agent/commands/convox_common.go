@@ -361,3 +361,15 @@ func (x *Ctx) steps() io.Writer {
 	}
 	return x.Out
 }
+
+// cvxAppWriter is the common start of a write command on one app: a rack
+// client with the step-up window already open (see cvxWriteClient), then
+// the resolved app.
+func cvxAppWriter(ctx context.Context, x *Ctx) (*rack.Client, string, error) {
+	c, _, err := cvxWriteClient(ctx, x)
+	if err != nil {
+		return nil, "", err
+	}
+	app, err := cvxResolveApp(x)
+	return c, app, err
+}

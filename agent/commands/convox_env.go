@@ -174,11 +174,7 @@ func cvxRunEnvUnset(ctx context.Context, x *Ctx) error {
 // latest release's (masked) env, apply edit, post the complete env as a new
 // release (the gateway merges masks back, §6.4), and optionally promote.
 func cvxEditEnv(ctx context.Context, x *Ctx, what string, edit func(map[string]string)) error {
-	c, _, err := cvxWriteClient(ctx, x)
-	if err != nil {
-		return err
-	}
-	app, err := cvxResolveApp(x)
+	c, app, err := cvxAppWriter(ctx, x)
 	if err != nil {
 		return err
 	}

@@ -90,11 +90,7 @@ func cvxRunReleasesInfo(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunReleasesPromote(ctx context.Context, x *Ctx) error {
-	c, _, err := cvxWriteClient(ctx, x)
-	if err != nil {
-		return err
-	}
-	app, err := cvxResolveApp(x)
+	c, app, err := cvxAppWriter(ctx, x)
 	if err != nil {
 		return err
 	}
@@ -115,12 +111,8 @@ func cvxRunReleasesPromote(ctx context.Context, x *Ctx) error {
 }
 
 func cvxRunReleasesRollback(ctx context.Context, x *Ctx) error {
-	c, _, err := cvxWriteClient(ctx, x)
-	if err != nil {
-		return err
-	}
 	old := x.Args[0]
-	app, err := cvxResolveApp(x)
+	c, app, err := cvxAppWriter(ctx, x)
 	if err != nil {
 		return err
 	}

@@ -275,6 +275,20 @@ func natFindOpen(ctx context.Context, x *Ctx, t *Target, s natSearch) (*natAppro
 	return nil, nil
 }
 
+// natFindBySearch resolves the search flags (app, branch or commit) and
+// finds the open request they name, or says none was found.
+func natFindBySearch(ctx context.Context, x *Ctx, t *Target) (*natApproval, error) {
+	s, err := natResolveSearch(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	r, err := natFindOpen(ctx, x, t, s)
+	if err == nil && r == nil {
+		err = natNotFound(s)
+	}
+	return r, err
+}
+
 func natNotFound(s natSearch) error {
 	if s.branch != "" {
 		return ipc.Errorf(ipc.CodeNotFound, "no deploy approval request found for app %q branch %q", s.app, s.branch)
@@ -327,16 +341,9 @@ func natRunApprovalShow(ctx context.Context, x *Ctx) error {
 		natPrintDetails(x, &r)
 		return nil
 	}
-	s, err := natResolveSearch(ctx, x)
+	r, err := natFindBySearch(ctx, x, t)
 	if err != nil {
 		return err
-	}
-	r, err := natFindOpen(ctx, x, t, s)
-	if err != nil {
-		return err
-	}
-	if r == nil {
-		return natNotFound(s)
 	}
 	if format == "json" {
 		return natPrintJSON(x.Out, r)

@@ -110,16 +110,9 @@ func natRunApprovalApprove(ctx context.Context, x *Ctx) error {
 		natApprovedLine(x, r, "")
 		return nil
 	}
-	s, err := natResolveSearch(ctx, x)
+	r, err := natFindBySearch(ctx, x, t)
 	if err != nil {
 		return err
-	}
-	r, err := natFindOpen(ctx, x, t, s)
-	if err != nil {
-		return err
-	}
-	if r == nil {
-		return natNotFound(s)
 	}
 	fmt.Fprintln(x.Out)
 	natPrintDetails(x, r)

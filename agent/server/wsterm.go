@@ -102,24 +102,25 @@ func (t *wsTerm) control(c *ipc.Control) {
 		if c.Answer == nil {
 			return
 		}
-		t.mu.Lock()
-		ch := t.prompts[c.Answer.ID]
-		delete(t.prompts, c.Answer.ID)
-		t.mu.Unlock()
-		if ch != nil {
-			ch <- *c.Answer
-		}
+		deliver(&t.mu, t.prompts, c.Answer.ID, *c.Answer)
 	case ipc.MsgActionResult:
 		if c.ActionResult == nil {
 			return
 		}
-		t.mu.Lock()
-		ch := t.actions[c.ActionResult.ID]
-		delete(t.actions, c.ActionResult.ID)
-		t.mu.Unlock()
-		if ch != nil {
-			ch <- *c.ActionResult
-		}
+		deliver(&t.mu, t.actions, c.ActionResult.ID, *c.ActionResult)
+	}
+}
+
+// deliver hands a client reply to the waiter registered under id, once;
+// a reply nobody waits for (withdrawn, duplicate) is dropped. The channels
+// are buffered, so this never blocks the read loop.
+func deliver[T any](mu *sync.Mutex, waiters map[string]chan T, id string, v T) {
+	mu.Lock()
+	ch := waiters[id]
+	delete(waiters, id)
+	mu.Unlock()
+	if ch != nil {
+		ch <- v
 	}
 }
 
