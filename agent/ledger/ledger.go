@@ -61,6 +61,11 @@ type Ledger struct {
 	Dir string
 	// Now is the clock, injectable for tests; nil means time.Now.
 	Now func() time.Time
+	// SameStep, when set, says whether user has more than one TOTP secret
+	// enrolled, for whom a second, different 6-digit code in the 30 s step
+	// of an accepted one would hit the same server step and be refused as
+	// a replay. Nil means no user has.
+	SameStep func(user string) bool
 }
 
 // Open returns a Ledger for dir. Nothing is read or created until the first
@@ -134,7 +139,9 @@ func prepare(st *state, user string, f Factor, code string, now time.Time) (hash
 	switch f {
 	case Code:
 		if code == "" {
-			return "", 0, errors.New("ledger: a code attempt needs the code, to refuse replays")
+			// Check with no code asks whether any code could be sent
+			// (before prompting); Reserve refuses it.
+			return "", 0, nil
 		}
 		if isTOTP(code) {
 			step = totpStep(now)
@@ -161,14 +168,29 @@ func refuse(st *state, user string, f Factor, hash string, step int64, now time.
 // used (send nothing then either). The only thing it may write is the
 // marker of a lost ledger, so that the fail-safe period starts when the
 // loss was first noticed.
+//
+// For a Code, an empty code asks whether any code could be sent now, which
+// is what a caller wants to know before it prompts someone for one.
 func (l *Ledger) Check(user string, f Factor, code string) error {
 	return l.update(func(st *state, now time.Time) (bool, error) {
 		hash, step, err := prepare(st, user, f, code, now)
 		if err != nil {
 			return false, err
 		}
-		return false, refuse(st, user, f, hash, step, now)
+		return false, refuse(st, user, f, hash, l.stepRule(user, step), now)
 	})
+}
+
+// stepRule returns step when the same-step rule applies to user, else 0.
+// The rule matters only for a user with more than one TOTP secret: with
+// one, the only other code of an accepted step is the same code (caught as
+// a replay), and a different code is an adjacent step's, which the server
+// accepts; refusing it would refuse a good code.
+func (l *Ledger) stepRule(user string, step int64) int64 {
+	if l.SameStep != nil && l.SameStep(user) {
+		return step
+	}
+	return 0
 }
 
 // Reserve applies the same rules as Check and, when sending is safe,
@@ -183,11 +205,14 @@ func (l *Ledger) Reserve(user string, f Factor, code string) (*Ticket, error) {
 		if err := st.ensureKey(); err != nil {
 			return false, err
 		}
+		if f == Code && code == "" {
+			return false, errors.New("ledger: a code attempt needs the code, to refuse replays")
+		}
 		hash, step, err := prepare(st, user, f, code, now)
 		if err != nil {
 			return false, err
 		}
-		if err := refuse(st, user, f, hash, step, now); err != nil {
+		if err := refuse(st, user, f, hash, l.stepRule(user, step), now); err != nil {
 			return false, err
 		}
 		id, err := newID()
@@ -230,6 +255,38 @@ func (t *Ticket) Settle(o Outcome) error {
 		for u, as := range st.f.Users {
 			if u != t.user && settleIn(as, t.id, o) {
 				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	t.settled = true
+	return nil
+}
+
+// Void removes the reserved attempt: the server answered that it refused
+// the request before verifying anything (the login leg's "finish the
+// browser first"), so the code was never checked, counts for nothing, and
+// may be sent again. Use it only for such answers; a lost answer is
+// Settle(Rejected).
+func (t *Ticket) Void() error {
+	if t == nil || t.l == nil {
+		return errors.New("ledger: Void on a nil ticket")
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.settled {
+		return nil
+	}
+	err := t.l.update(func(st *state, _ time.Time) (bool, error) {
+		for u, as := range st.f.Users {
+			for i := range as {
+				if as[i].ID == t.id && as[i].Outcome == Pending {
+					st.f.Users[u] = append(as[:i:i], as[i+1:]...)
+					return true, nil
+				}
 			}
 		}
 		return false, nil

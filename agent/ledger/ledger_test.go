@@ -241,6 +241,7 @@ func TestReplay(t *testing.T) {
 func TestSameStep(t *testing.T) {
 	t.Parallel()
 	l, c := newLedger(t)
+	l.SameStep = func(u string) bool { return u == user }
 	c.Set(base.Add(3 * time.Second))
 	reserve(t, l, user, Code, "111111", Rejected) // a rejected code does not consume the step
 	reserve(t, l, user, Code, "222222", Accepted)
@@ -254,6 +255,52 @@ func TestSameStep(t *testing.T) {
 	}
 	c.Set(base.Add(30 * time.Second))
 	reserve(t, l, user, Code, "333333", Accepted)
+}
+
+// With one TOTP secret a different code in the step of an accepted one is
+// the adjacent step's code, which the server accepts: it must go through.
+func TestSameStepOnlyForSeveralSecrets(t *testing.T) {
+	t.Parallel()
+	l, c := newLedger(t)
+	c.Set(base.Add(3 * time.Second))
+	reserve(t, l, user, Code, "222222", Accepted)
+	if err := l.Check(user, Code, "333333"); err != nil {
+		t.Fatalf("a second code in the step was refused for a one-secret user: %v", err)
+	}
+	refusal(t, l.Check(user, Code, "222222"), "replay")
+}
+
+func TestVoidForgetsAnUncheckedCode(t *testing.T) {
+	t.Parallel()
+	l, _ := newLedger(t)
+	tk, err := l.Reserve(user, Code, "444444")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tk.Void(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Check(user, Code, "444444"); err != nil {
+		t.Fatalf("a voided code is still counted: %v", err)
+	}
+	if b, err := l.Budget(user); err != nil || b.Codes != 0 || b.Rejected != 0 {
+		t.Fatalf("budget after void: %+v %v", b, err)
+	}
+}
+
+func TestCheckWithoutACode(t *testing.T) {
+	t.Parallel()
+	l, _ := newLedger(t)
+	if err := l.Check(user, Code, ""); err != nil {
+		t.Fatalf("Check with no code on a fresh ledger: %v", err)
+	}
+	if _, err := l.Reserve(user, Code, ""); err == nil {
+		t.Fatal("Reserve took a code attempt without a code")
+	}
+	for i := 0; i < 4; i++ {
+		reserve(t, l, user, Code, code(i), Rejected)
+	}
+	refusal(t, l.Check(user, Code, ""), "lockout")
 }
 
 func TestServerRefused(t *testing.T) {
@@ -444,7 +491,7 @@ func TestBadArguments(t *testing.T) {
 		u    string
 		f    Factor
 		code string
-	}{{"", Code, "123456"}, {user, Code, ""}, {user, "sms", "123456"}} {
+	}{{"", Code, "123456"}, {user, "sms", "123456"}} {
 		if err := l.Check(tc.u, tc.f, tc.code); err == nil || errors.As(err, new(*Refusal)) {
 			t.Fatalf("Check(%q, %q, %q) = %v", tc.u, tc.f, tc.code, err)
 		}
