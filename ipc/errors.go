@@ -23,6 +23,8 @@ const (
 	CodeAgentRunning       = "agent_running"       // another agent owns the socket
 	CodeInterrupted        = "interrupted"         // Ctrl-C or the client went away
 	CodeBadRequest         = "bad_request"         // malformed local API request
+	CodeKeyring            = "keyring_unavailable" // the OS keyring is there but does not answer
+	CodeService            = "service_error"       // the OS service manager failed or is missing
 	CodeInternal           = "internal"            // a bug
 )
 
@@ -39,6 +41,12 @@ func (e *Error) Error() string { return e.Message }
 // Errorf builds an *Error with a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Interrupted is the error of a command cut short by Ctrl-C or by its
+// client going away; msg says what was interrupted.
+func Interrupted(msg string) *Error {
+	return &Error{Code: CodeInterrupted, Message: msg}
 }
 
 // WithHint returns a copy of e with a hint attached.

@@ -56,28 +56,12 @@ func cvxClient(x *Ctx) (*rack.Client, *Target, error) {
 	return rack.New(do), t, nil
 }
 
-// cvxWriteClient is cvxClient for commands that change the rack. It opens
-// the step-up window before any progress text, so a prompt never lands in
-// the middle of a "Doing X... " line, and it spends --mfa-code once: later
-// requests of the same command ride the window instead of replaying the
-// code (which the server refuses as already used).
-func cvxWriteClient(ctx context.Context, x *Ctx) (*rack.Client, *Target, error) {
-	c, t, err := cvxClient(x)
-	if err != nil {
-		return nil, nil, err
-	}
-	if x.APIToken() != "" {
-		return c, t, nil // API tokens never need MFA (§2.1)
-	}
-	tok, err := x.Credential(t)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := x.Core.MFA.EnsureWindow(ctx, x.mfaSession(t, tok), x.Term, x.mfaRequest(ctx, t)); err != nil {
-		return nil, nil, gatewayErr(t, err)
-	}
-	x.G.MFACode = ""
-	return c, t, nil
+// cvxWriteClient is cvxClient for commands that change the rack. Their
+// MFA is met request by request (see withMFA): the server is asked before
+// the person, and a prompt that comes in the middle of a step line starts
+// on a line of its own (term.Lines).
+func cvxWriteClient(_ context.Context, x *Ctx) (*rack.Client, *Target, error) {
+	return cvxClient(x)
 }
 
 // cvxApp is cvxResolveApp for callers that want a name in any case: when

@@ -7,13 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
 func init() {
 	register(&Command{
 		Name: "test-auth", Usage: "test-auth [mfa|totp|webauthn]", MaxArgs: 1,
-		Short: "Check the session; with mfa, totp or webauthn, also run a verification",
+		Short: "Check the session; mfa shows the MFA state, totp or webauthn also run a verification",
 		Run:   runTestAuth,
 	})
 	register(&Command{
@@ -74,9 +75,38 @@ func runTestAuth(ctx context.Context, x *Ctx) error {
 	}
 	fmt.Fprintf(x.Out, "Role: %s\n", strings.Join(info.User.Roles, ", "))
 	fmt.Fprintf(x.Out, "MFA enrolled: %s\n", yesNo(st.Enrolled))
+	fmt.Fprintf(x.Out, "MFA methods: %s\n", methodNames(st.Methods))
+	if last := lastVerification(st.Methods, x.Core.MFA.Window(s.Key).VerifiedAt); last.IsZero() {
+		fmt.Fprintln(x.Out, "Last MFA verification: never")
+	} else {
+		fmt.Fprintf(x.Out, "Last MFA verification: %s ago\n", agoText(time.Since(last)))
+	}
+	printWindow(x, st.RecentStepUpExpiresAt)
+	if mode == "mfa" {
+		// A preflight: it reads the status and sends no code, so it
+		// spends no attempt and needs no terminal.
+		return nil
+	}
+	r := x.mfaRequest(ctx, t)
+	r.Force = true
+	r.Method = "totp"
+	if mode == "webauthn" {
+		r.Method = "webauthn"
+	}
+	x.Progress("Running a %s verification (it uses one MFA attempt)...", map[string]string{"totp": "TOTP", "webauthn": "WebAuthn"}[r.Method])
+	if err := x.Core.MFA.EnsureWindow(ctx, s, x.Term, r); err != nil {
+		return gatewayErr(t, err)
+	}
+	after := x.Core.MFA.Window(s.Key).ExpiresAt
+	printWindow(x, &after)
+	return nil
+}
+
+// methodNames lists the enrolled factors once each, as people call them.
+func methodNames(ms []gateway.MFAMethod) string {
 	var names []string
 	seen := map[string]bool{}
-	for _, m := range st.Methods {
+	for _, m := range ms {
 		n := map[string]string{"totp": "TOTP", "webauthn": "WebAuthn", "yubiotp": "Yubico OTP"}[m.Type]
 		if n == "" {
 			n = m.Type
@@ -85,28 +115,22 @@ func runTestAuth(ctx context.Context, x *Ctx) error {
 			names, seen[n] = append(names, n), true
 		}
 	}
-	fmt.Fprintf(x.Out, "MFA methods: %s\n", strings.Join(names, ", "))
-	w := x.Core.MFA.Window(s.Key)
-	if w.VerifiedAt.IsZero() {
-		fmt.Fprintln(x.Out, "Last MFA verification: not since the agent started")
-	} else {
-		fmt.Fprintf(x.Out, "Last MFA verification: %s ago\n", agoText(time.Since(w.VerifiedAt)))
+	if len(names) == 0 {
+		return "none"
 	}
-	printWindow(x, st.RecentStepUpExpiresAt)
-	r := x.mfaRequest(ctx, t)
-	r.Force = true
-	switch mode {
-	case "totp", "otp":
-		r.Method = "totp"
-	case "webauthn":
-		r.Method = "webauthn"
+	return strings.Join(names, ", ")
+}
+
+// lastVerification is the latest of the methods' last use (any session,
+// as the server knows it) and this agent's own last verification.
+func lastVerification(ms []gateway.MFAMethod, agent time.Time) time.Time {
+	last := agent
+	for _, m := range ms {
+		if m.LastUsedAt != nil && m.LastUsedAt.After(last) {
+			last = *m.LastUsedAt
+		}
 	}
-	if err := x.Core.MFA.EnsureWindow(ctx, s, x.Term, r); err != nil {
-		return gatewayErr(t, err)
-	}
-	after := x.Core.MFA.Window(s.Key).ExpiresAt
-	printWindow(x, &after)
-	return nil
+	return last
 }
 
 func printWindow(x *Ctx, exp *time.Time) {

@@ -16,6 +16,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/core"
 	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/ledger"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/platform/paths"
@@ -89,9 +90,22 @@ func runLogin(ctx context.Context, x *Ctx) error {
 		DeviceID: cfg.MachineID, DeviceName: strings.TrimSpace(hostname), DeviceOS: runtime.GOOS,
 		ClientVersion: "rack-gateway/" + x.Core.Version,
 	}
-	res, err := pollLogin(ctx, x, gw, req)
+	// The login's terminal codes count against the same budget as step-up
+	// codes. The email is known only for a rack logged in before; until
+	// the login says who it was, they are kept under the gateway alone,
+	// which the ledger counts for every user of that gateway.
+	loginUser := base + "\x00"
+	if g := cfg.Gateways[rack]; g != nil && g.URL == base {
+		loginUser += g.Email
+	}
+	res, err := pollLogin(ctx, x, gw, req, loginUser)
 	if err != nil {
 		return err
+	}
+	if user := base + "\x00" + res.Email; user != loginUser {
+		if err := x.Core.MFA.Ledger.Rekey(loginUser, user); err != nil {
+			x.Core.Log.Warn("could not move the login's MFA attempts to the user", "err", err)
+		}
 	}
 	if err := p.SetToken(rack, res.Token); err != nil {
 		return ipc.Errorf(ipc.CodeInternal, "%v", err)
@@ -118,7 +132,9 @@ func runLogin(ctx context.Context, x *Ctx) error {
 	// One info call tells the role and the window the login opened.
 	if info, err := gw.Info(ctx, res.Token); err == nil {
 		x.Core.SetRole(key, strings.Join(info.User.Roles, ","))
-		x.Core.MFA.Observe(key, info.User.RecentStepUpExpiresAt, "login", "login")
+		if exp := info.User.RecentStepUpExpiresAt; exp != nil {
+			x.Core.MFA.Opened(key, *exp, "login", "login")
+		}
 	}
 	x.Core.Events.Publish(events.Event{Type: events.Login, Rack: rack, ConfigDir: p.Dir, Email: res.Email})
 	x.Core.WriteStatus()
@@ -170,7 +186,7 @@ func loginTarget(x *Ctx, cfg config.Config) (rack, rawURL string, err error) {
 	return rack, rawURL, nil
 }
 
-func pollLogin(ctx context.Context, x *Ctx, gw *gateway.Client, req gateway.CompleteRequest) (*gateway.LoginResult, error) {
+func pollLogin(ctx context.Context, x *Ctx, gw *gateway.Client, req gateway.CompleteRequest, user string) (*gateway.LoginResult, error) {
 	// While the browser leg is pending, the terminal may take the TOTP
 	// code too (§3.4): the prompt runs beside the polling and is withdrawn
 	// as soon as the login completes either way.
@@ -190,7 +206,7 @@ func pollLogin(ctx context.Context, x *Ctx, gw *gateway.Client, req gateway.Comp
 		}
 		go func() {
 			defer close(promptDone)
-			loginCodePrompt(promptCtx, x, gw, req.State)
+			loginCodePrompt(promptCtx, x, gw, req.State, user)
 		}()
 	}
 	defer func() {
@@ -261,9 +277,16 @@ func loginErr(err error) error {
 }
 
 // loginCodePrompt offers to take the login's MFA code in the terminal.
-func loginCodePrompt(ctx context.Context, x *Ctx, gw *gateway.Client, state string) {
+// Every code goes through the attempt ledger under user (the gateway URL
+// and, when known, the email), like any step-up code.
+func loginCodePrompt(ctx context.Context, x *Ctx, gw *gateway.Client, state, user string) {
+	led := x.Core.MFA.Ledger
 	text := "Finish signing in in your browser, then enter your TOTP code here (or complete MFA in the browser):"
-	for attempts := 0; attempts < 4; {
+	for {
+		if err := led.Check(user, ledger.Code, ""); err != nil {
+			x.Progress("%v Finish MFA in the browser.", err)
+			return
+		}
 		code, err := x.Term.Prompt(ctx, ipc.Prompt{Text: text, Secret: true, Command: "rack-gateway login", Reason: "login"})
 		if err != nil || ctx.Err() != nil {
 			return
@@ -272,28 +295,44 @@ func loginCodePrompt(ctx context.Context, x *Ctx, gw *gateway.Client, state stri
 		if code == "" {
 			continue
 		}
+		ticket, err := led.Reserve(user, ledger.Code, code)
+		if err != nil {
+			var rf *ledger.Refusal
+			if errors.As(err, &rf) && (rf.Reason == "replay" || rf.Reason == "same_step") {
+				x.Progress("%s", rf.Message)
+				text = "Enter the next TOTP code:"
+				continue
+			}
+			x.Progress("%v Finish MFA in the browser.", err)
+			return
+		}
 		err = gw.CLIMFA(ctx, state, code)
 		if err == nil {
+			_ = ticket.Settle(ledger.Accepted)
 			x.Progress("MFA verified")
 			return
 		}
 		var ae *gateway.APIError
 		if !errors.As(err, &ae) {
+			_ = ticket.Settle(ledger.Rejected) // no answer: it may have been counted
 			x.Progress("Could not send the code: %v", gatewayErr(nil, err))
 			return
 		}
 		switch ae.Text() {
 		case "exchange_failed", "session_incomplete", "state_required":
+			// Refused before any verification: the browser leg is not
+			// done, so the code was never checked and is still good.
+			_ = ticket.Void()
 			x.Progress("Finish the browser sign-in first, then enter the code.")
 			text = "Enter your TOTP code once the browser shows the MFA step:"
 		case "invalid_code":
-			attempts++
+			_ = ticket.Settle(ledger.Rejected)
 			x.Progress("Invalid code.")
 			text = "Enter TOTP code:"
 		default:
+			_ = ticket.Settle(ledger.Rejected)
 			x.Progress("The gateway refused the code: %s. Finish MFA in the browser.", ae.Text())
 			return
 		}
 	}
-	x.Progress("Too many wrong codes here; finish MFA in the browser.")
 }

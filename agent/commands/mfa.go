@@ -45,6 +45,14 @@ func (x *Ctx) mfaSession(t *Target, token string) stepup.Session {
 	}
 }
 
+// mfaUsed records how the command met its MFA needs, for the audit log.
+// The strongest use wins: one prompt makes the command "prompted".
+func (x *Ctx) mfaUsed(how string) {
+	if x.Env.MFA == "" || x.Env.MFA == "reused" || x.Env.MFA == "none" {
+		x.Env.MFA = how
+	}
+}
+
 // mfaRequest describes this command to the engine.
 func (x *Ctx) mfaRequest(ctx context.Context, t *Target) stepup.Request {
 	who := x.Inv.TTYName
@@ -66,19 +74,11 @@ func (x *Ctx) mfaRequest(ctx context.Context, t *Target) stepup.Request {
 		Command: "rack-gateway " + name, Who: who,
 		MFACode: x.G.MFACode, Method: x.G.MFAMethod, Preference: pref,
 		Assert: x.asserter(ctx, t),
-		Used: func(how string) {
-			// The strongest use wins: one prompt makes the command "prompted".
-			if x.Env.MFA == "" || x.Env.MFA == "reused" || x.Env.MFA == "none" {
-				x.Env.MFA = how
-			}
-		},
+		Used: x.mfaUsed,
 	}
 }
 
-// Call sends one gateway request with the MFA it needs: a fresh window for
-// step-up, a new proof for always. When the server disagrees with the
-// prediction (a 401 carrying X-MFA-Required), it steps up once and retries:
-// the server refused before acting, so the retry is safe.
+// Call sends one gateway request with the MFA it needs. See withMFA.
 func (x *Ctx) Call(ctx context.Context, t *Target, req gateway.Request) (*gateway.Raw, error) {
 	tok, err := x.Credential(t)
 	if err != nil {
@@ -86,64 +86,169 @@ func (x *Ctx) Call(ctx context.Context, t *Target, req gateway.Request) (*gatewa
 	}
 	req.Token = tok
 	gw := x.Core.Gateway(t.URL)
-	if x.APIToken() != "" {
-		// API tokens never need MFA (§2.1).
-		return gw.DoRaw(ctx, req)
-	}
-	s, r := x.mfaSession(t, tok), x.mfaRequest(ctx, t)
-	level := stepup.LevelOf(req.Method, req.Path)
-	if level == stepup.Always && stepup.IsProxy(req.Path) {
-		level = stepup.StepUp // on the proxy a fresh window satisfies always (§4.8)
-	}
-	retried := false
-	for {
+	return x.withMFA(ctx, t, tok, req.Method, req.Path, func(mfa http.Header) (*gateway.Raw, error) {
 		sent := req
-		switch level {
-		case stepup.StepUp:
-			if err := x.Core.MFA.EnsureWindow(ctx, s, x.Term, r); err != nil {
-				return nil, gatewayErr(t, err)
-			}
-			r.MFACode = "" // --mfa-code opened the window; it is spent
-		case stepup.Always:
-			h, v, err := x.Core.MFA.Proof(ctx, s, x.Term, r)
-			if err != nil {
-				return nil, gatewayErr(t, err)
-			}
+		if len(mfa) > 0 {
 			sent.Header = cloneHeader(req.Header)
-			sent.Header.Set(h, v)
-			r.MFACode = ""
+			for k, v := range mfa {
+				sent.Header[k] = v
+			}
 		}
-		raw, err := gw.DoRaw(ctx, sent)
+		return gw.DoRaw(ctx, sent)
+	})
+}
+
+// sendFunc sends a request once, with extra MFA headers (nil for none).
+type sendFunc func(mfa http.Header) (*gateway.Raw, error)
+
+// withMFA sends one request with the MFA its route needs:
+//   - a fresh window: sent as it is, no extra request;
+//   - --mfa-code: the code opens the window (step-up) or rides the request
+//     (always), and is spent;
+//   - otherwise the server is asked before the person: the request goes
+//     without a proof, and only a 401 carrying X-MFA-Required leads to a
+//     prompt (after checking the user may do this at all) and one retry.
+//     The server checks permission and MFA before it acts, so the first
+//     try cannot have done anything.
+func (x *Ctx) withMFA(ctx context.Context, t *Target, tok, method, path string, send sendFunc) (*gateway.Raw, error) {
+	level := stepup.LevelOf(method, path)
+	if x.APIToken() != "" || level == stepup.None {
+		// API tokens never need MFA.
+		return send(nil)
+	}
+	if level == stepup.Always && stepup.IsProxy(path) {
+		level = stepup.StepUp // on the proxy a fresh window satisfies always
+	}
+	eng := x.Core.MFA
+	s, r := x.mfaSession(t, tok), x.mfaRequest(ctx, t)
+	var proof *stepup.Proof
+	fromFlag := false
+	if code := x.G.MFACode; code != "" && (level == stepup.Always || !eng.Fresh(s.Key)) {
+		x.G.MFACode, r.MFACode, fromFlag = "", code, true
+		if err := x.meet(ctx, t, s, r, level, &proof); err != nil {
+			return nil, err
+		}
+		r.MFACode = ""
+	} else if level == stepup.StepUp && eng.Fresh(s.Key) {
+		r.Used("reused")
+	}
+	asked := fromFlag
+	for {
+		stamp := eng.Stamp(s.Key)
+		raw, err := send(proofHeader(proof))
 		if err != nil {
+			proof.Settle(false) // a lost answer may have been counted
 			return nil, err
 		}
 		if raw.Status != http.StatusUnauthorized {
-			if level == stepup.Always && raw.Status/100 == 2 {
-				x.Core.MFA.ProofAccepted(s)
+			if proof != nil {
+				proof.Settle(raw.Status < 500)
+				if raw.Status/100 == 2 {
+					eng.Unknown(s.Key) // the proof restarted the window
+				}
 			}
 			return raw, nil
 		}
 		need := mfaDemand(raw)
 		switch {
-		case need == "failed" && level == stepup.Always:
-			// The proof was refused: count it against the lockout guard
-			// and ask again (the guard stops before a fifth failure).
-			x.Core.MFA.ProofFailed(s)
-			fmt.Fprintln(x.Err, "Invalid code.")
+		case need == "failed" && proof != nil:
+			eng.ProofRefused(x.Term, s, proof)
+			proof = nil
+			if fromFlag {
+				return nil, ipc.Errorf(ipc.CodeMFAFailed, "The gateway refused the MFA code given with --mfa-code.").
+					WithHint("Each code works once: check the current code in your authenticator and run the command again with it.")
+			}
+			if err := x.meet(ctx, t, s, r, stepup.Always, &proof); err != nil {
+				return nil, err
+			}
 			continue
-		case need == "step-up" && !retried:
-			x.Core.MFA.Invalidate(s.Key)
-			level, retried = stepup.StepUp, true
-			continue
-		case need == "always" && !retried:
-			level, retried = stepup.Always, true
+		case (need == "step-up" || need == "always") && !asked:
+			asked = true
+			if need == "step-up" {
+				eng.Closed(s.Key, stamp)
+			} else {
+				level = stepup.Always
+			}
+			if err := x.mayAct(ctx, t, tok, method, path); err != nil {
+				return nil, err
+			}
+			if err := x.meet(ctx, t, s, r, level, &proof); err != nil {
+				return nil, err
+			}
 			continue
 		case need == "enrollment":
-			return nil, ipc.Errorf(ipc.CodeForbidden, "%s", gateway.NewAPIError(req.Method, raw).Text()).
+			return nil, ipc.Errorf(ipc.CodeForbidden, "%s", gateway.NewAPIError(method, raw).Text()).
 				WithHint("Set up MFA in the gateway's web app, then run 'rack-gateway login %s' again.", t.Name)
+		}
+		if proof != nil {
+			proof.Settle(true) // refused for another reason: not a failed code
 		}
 		return raw, nil
 	}
+}
+
+// meet gets what level needs from the engine: a window for step-up, a new
+// proof (stored in *proof) for always.
+func (x *Ctx) meet(ctx context.Context, t *Target, s stepup.Session, r stepup.Request, level stepup.Level, proof **stepup.Proof) error {
+	if level == stepup.Always {
+		p, err := x.Core.MFA.Proof(ctx, s, x.Term, r)
+		if err != nil {
+			return gatewayErr(t, err)
+		}
+		*proof = p
+		return nil
+	}
+	if err := x.Core.MFA.EnsureWindow(ctx, s, x.Term, r); err != nil {
+		return gatewayErr(t, err)
+	}
+	return nil
+}
+
+func proofHeader(p *stepup.Proof) http.Header {
+	if p == nil {
+		return nil
+	}
+	return http.Header{http.CanonicalHeaderKey(p.Header): {p.Value}}
+}
+
+// mayAct checks, before anyone is asked for a code, that the user holds
+// the permission a rack-proxy route needs. The proxy asks for MFA before it
+// refuses a missing permission, so without this a deployer's "apps delete"
+// would spend a code only to be told no. When the gateway cannot say, the
+// prompt goes ahead and the server decides.
+func (x *Ctx) mayAct(ctx context.Context, t *Target, tok, method, path string) error {
+	perm := stepup.PermissionOf(method, path)
+	if perm == "" {
+		return nil
+	}
+	p, err := x.Core.Gateway(t.URL).UserPermissions(ctx, tok)
+	if err != nil || p.UserPermissions == nil {
+		return nil
+	}
+	if stepup.Permitted(p.UserPermissions, perm) {
+		return nil
+	}
+	roles := strings.Join(p.UserRoles, ", ")
+	if roles == "" {
+		roles = "none"
+	}
+	return ipc.Errorf(ipc.CodeForbidden, "%s", permissionText(perm)).
+		WithHint("Your gateway role (%s) does not include %s, so no MFA code was asked for and nothing was changed. Ask a gateway administrator for access.", roles, perm)
+}
+
+// permissionText is the rack proxy's refusal text for a permission.
+func permissionText(perm string) string {
+	switch strings.TrimPrefix(perm, "convox:") {
+	case "process:start", "process:exec":
+		return "You don't have permission to run processes."
+	case "process:terminate", "process:stop":
+		return "You don't have permission to stop processes."
+	case "release:create":
+		return "You don't have permission to create releases."
+	case "release:promote":
+		return "You don't have permission to promote releases."
+	}
+	return "permission denied"
 }
 
 // mfaDemand reads what a 401 asks for: "step-up", "always", "enrollment",

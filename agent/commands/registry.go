@@ -64,7 +64,10 @@ type Env struct {
 // Run parses inv.Argv, runs the command and returns the exit status. Errors
 // come back as *ipc.Error; the caller prints them and maps the status.
 func Run(ctx context.Context, env *Env, inv *ipc.Invocation, t term.Terminal) (int, error) {
-	x := &Ctx{Env: env, Inv: inv, Term: t, Out: t.Stdout(), Err: t.Stderr()}
+	// Output goes through term.Lines, so an MFA prompt that comes while a
+	// step line is open ends that line first and resumes it afterwards.
+	lt := term.TrackLines(t)
+	x := &Ctx{Env: env, Inv: inv, Term: lt, Out: lt.Stdout(), Err: lt.Stderr()}
 	cmd, rest, err := resolve(inv.Argv)
 	if err != nil {
 		return 0, err

@@ -191,11 +191,8 @@ func strmRunRun(ctx context.Context, x *Ctx) error {
 	app, svc := cvxApp(x), x.Args[0]
 	command := strings.Join(x.Args[1:], " ")
 	release, _ := x.Flags.GetString("release")
-	// Start, exec and stop are all step-up: one window (one prompt, one
-	// use of --mfa-code) covers them.
-	if err := x.EnsureStepUp(ctx, t); err != nil {
-		return err
-	}
+	// Start, exec and stop are all step-up: the first of them meets the
+	// need (one prompt, one use of --mfa-code) and the rest ride the window.
 	h := http.Header{}
 	// The gateway only lets "sleep 3600" (or an approved command) start a
 	// process; the real command runs through exec.

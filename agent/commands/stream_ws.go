@@ -11,69 +11,51 @@ import (
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
-// EnsureStepUp opens t's step-up window (prompting once, shared with other
-// terminals) unless it is already fresh, exactly as Call does before a
-// step-up request. Websockets need it because their MFA can only ride on
-// the upgrade request's headers, and a window needs no header at all.
-// A --mfa-code is spent here: later calls of the same command must not
-// send the same TOTP step again.
-func (x *Ctx) EnsureStepUp(ctx context.Context, t *Target) error {
-	if x.APIToken() != "" {
-		return nil // API tokens never need MFA (§2.1)
-	}
+// strmOpen opens a Convox websocket through the rack proxy. path is the
+// Convox path (e.g. /apps/x/logs). Its MFA can only ride on the upgrade
+// request, so the dial goes through withMFA like any request: a refused
+// upgrade (401 asking for MFA) has run nothing, and is retried once after
+// the step-up.
+func (x *Ctx) strmOpen(ctx context.Context, t *Target, path string, h http.Header) (*rackws.Conn, error) {
 	tok, err := x.Credential(t)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s, r := x.mfaSession(t, tok), x.mfaRequest(ctx, t)
-	if err := x.Core.MFA.EnsureWindow(ctx, s, x.Term, r); err != nil {
-		return gatewayErr(t, err)
-	}
-	x.G.MFACode = ""
-	return nil
-}
-
-// strmOpen opens a Convox websocket through the rack proxy. path is the
-// Convox path (e.g. /apps/x/logs). Step-up routes get a fresh window
-// first; when the gateway still answers 401 asking for MFA (its window
-// closed before ours), the window is reopened and the dial retried once:
-// the gateway refused before upgrading, so nothing ran.
-func (x *Ctx) strmOpen(ctx context.Context, t *Target, path string, h http.Header) (*rackws.Conn, error) {
 	full := stepup.ProxyPrefix + path
-	level := stepup.LevelOf(http.MethodGet, full)
-	for retried := false; ; retried = true {
-		if level != stepup.None {
-			if err := x.EnsureStepUp(ctx, t); err != nil {
-				return nil, err
-			}
+	var conn *rackws.Conn
+	raw, err := x.withMFA(ctx, t, tok, http.MethodGet, full, func(mfa http.Header) (*gateway.Raw, error) {
+		hdr := h.Clone()
+		if hdr == nil {
+			hdr = http.Header{}
 		}
-		tok, err := x.Credential(t)
-		if err != nil {
-			return nil, err
+		for k, v := range mfa {
+			hdr[k] = v
 		}
 		c, err := rackws.Open(ctx, rackws.Dial{
-			BaseURL: t.URL, Path: full, Token: tok, Header: h,
+			BaseURL: t.URL, Path: full, Token: tok, Header: hdr,
 			Agent: "rack-gateway-agent/" + x.Core.Version,
 		})
 		if err == nil {
-			return c, nil
+			conn = c
+			return &gateway.Raw{Status: http.StatusSwitchingProtocols}, nil
 		}
 		var ref *rackws.RefusedError
-		if !errors.As(err, &ref) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, ipc.Errorf(ipc.CodeGatewayUnreachable, "cannot open a stream to the gateway at %s: %v", t.URL, err).
-				WithHint("Check the gateway URL and your network; 'rack-gateway rack' shows the URL in use.")
+		if errors.As(err, &ref) {
+			return &gateway.Raw{Status: ref.Status, Header: ref.Header, Body: ref.Body, URL: ref.URL}, nil
 		}
-		raw := &gateway.Raw{Status: ref.Status, Header: ref.Header, Body: ref.Body, URL: ref.URL}
-		if ref.Status == http.StatusUnauthorized && !retried && x.APIToken() == "" && mfaDemand(raw) != "" {
-			x.Core.MFA.Invalidate(x.mfaSession(t, tok).Key)
-			level = stepup.StepUp
-			continue
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
+		return nil, ipc.Errorf(ipc.CodeGatewayUnreachable, "cannot open a stream to the gateway at %s: %v", t.URL, err).
+			WithHint("Check the gateway URL and your network; 'rack-gateway rack' shows the URL in use.")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if conn == nil {
 		return nil, responseErr(t, http.MethodGet, raw)
 	}
+	return conn, nil
 }
 
 // strmStreamErr turns a stream failure into what the user sees. For exec

@@ -11,8 +11,10 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/ledger"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
 	"github.com/rack-gateway/rack-gateway/platform/fido"
+	"github.com/rack-gateway/rack-gateway/platform/paths"
 	"github.com/rack-gateway/rack-gateway/platform/secrets"
 )
 
@@ -59,8 +61,16 @@ func New(version string, log *slog.Logger, openStore func(string) (secrets.Store
 			return secrets.Open(secrets.Options{FileDir: dir})
 		}
 	}
+	// The attempt ledger lives in the state directory, shared with every
+	// other agent process of this user (--no-agent runs included). Without
+	// one, every code is refused rather than sent unrecorded.
+	ledgerDir, err := paths.StateDir()
+	if err != nil {
+		log.Warn("no state directory for the MFA attempt ledger; codes will be refused", "err", err)
+		ledgerDir = ""
+	}
 	c := &Core{
-		Version: version, Log: log, OpenStore: openStore, Started: time.Now(), MFA: stepup.New(),
+		Version: version, Log: log, OpenStore: openStore, Started: time.Now(), MFA: stepup.New(ledger.Open(ledgerDir)),
 		profiles: map[string]*Profile{}, clients: map[string]*http.Client{}, roles: map[string]string{},
 	}
 	c.watch = &watcher{c: c, timers: map[string][]*time.Timer{}, last: map[string]time.Time{}}

@@ -86,6 +86,9 @@ type MFAMethod struct {
 	Type       string `json:"type"`
 	Label      string `json:"label"`
 	CLICapable bool   `json:"cli_capable"`
+	// LastUsedAt is when the method last passed a verification, on any
+	// session: what "Last MFA verification" shows.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // MFAStatus is the answer of GET /api/v1/auth/mfa/status (§4.2).
@@ -133,6 +136,24 @@ type Info struct {
 func (c *Client) Info(ctx context.Context, token string) (*Info, error) {
 	var out Info
 	if _, err := c.Do(ctx, Request{Method: http.MethodGet, Path: "/api/v1/info", Token: token}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Permissions is the part of GET /api/v1/api-tokens/permissions the agent
+// reads: the caller's own permissions, with "*" wildcards.
+type Permissions struct {
+	UserRoles       []string `json:"user_roles"`
+	UserPermissions []string `json:"user_permissions"`
+}
+
+// UserPermissions lists what the session's user may do. The rack proxy asks
+// for MFA before it refuses a missing permission, so the agent reads this
+// before it asks the person for a code that would only buy a refusal.
+func (c *Client) UserPermissions(ctx context.Context, token string) (*Permissions, error) {
+	var out Permissions
+	if _, err := c.Do(ctx, Request{Method: http.MethodGet, Path: "/api/v1/api-tokens/permissions", Token: token}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Level is an action's MFA level (gateway-api.md §4.7).
+// Level is an action's MFA level (docs/gateway-protocol.md, "MFA levels").
 type Level int
 
 // The levels.
@@ -32,13 +32,19 @@ func (l Level) String() string {
 }
 
 type route struct {
-	method  string
-	pattern []string // "{}" matches one segment
-	level   Level
+	method     string
+	pattern    []string // "{}" matches one segment
+	level      Level
+	permission string // "convox:<resource>:<action>" on the proxy, else ""
 }
 
 func parse(method, path string, level Level) route {
-	return route{method, strings.Split(strings.Trim(path, "/"), "/"), level}
+	return route{method: method, pattern: strings.Split(strings.Trim(path, "/"), "/"), level: level}
+}
+
+func (r route) needs(perm string) route {
+	r.permission = "convox:" + perm
+	return r
 }
 
 func (r route) match(method string, segs []string) bool {
@@ -53,29 +59,30 @@ func (r route) match(method string, segs []string) bool {
 	return true
 }
 
-// proxyRoutes are the rack proxy's MFA levels (§6.1). On the proxy, a fresh
-// window satisfies "always" too (§4.8), so the engine treats those like
-// step-up; they are kept distinct here to mirror the server's table.
+// proxyRoutes are the rack proxy's MFA levels and permissions for its
+// step-up and always routes (docs/gateway-protocol.md, "Rack proxy"). On
+// the proxy a fresh window satisfies "always" too, so the engine treats
+// those like step-up; they are kept distinct here to mirror the server.
 var proxyRoutes = []route{
-	parse("POST", "/apps", StepUp),
-	parse("PUT", "/apps/{}", StepUp),
-	parse("DELETE", "/apps/{}", Always),
-	parse("POST", "/apps/{}/restart", StepUp),
-	parse("PUT", "/apps/{}/services/{}", StepUp),
-	parse("POST", "/apps/{}/services/{}/restart", StepUp),
-	parse("DELETE", "/apps/{}/processes/{}", StepUp),
-	parse("POST", "/apps/{}/services/{}/processes", StepUp),
-	parse("SOCKET", "/apps/{}/processes/{}/exec", StepUp),
-	parse("GET", "/apps/{}/processes/{}/exec", StepUp),
-	parse("POST", "/apps/{}/builds", StepUp),
-	parse("POST", "/apps/{}/builds/import", StepUp),
-	parse("POST", "/apps/{}/releases", StepUp),
-	parse("POST", "/apps/{}/releases/{}/promote", StepUp),
-	parse("PUT", "/system", StepUp),
+	parse("POST", "/apps", StepUp).needs("app:create"),
+	parse("PUT", "/apps/{}", StepUp).needs("app:update"),
+	parse("DELETE", "/apps/{}", Always).needs("app:delete"),
+	parse("POST", "/apps/{}/restart", StepUp).needs("app:restart"),
+	parse("PUT", "/apps/{}/services/{}", StepUp).needs("app:update"),
+	parse("POST", "/apps/{}/services/{}/restart", StepUp).needs("process:start"),
+	parse("DELETE", "/apps/{}/processes/{}", StepUp).needs("process:terminate"),
+	parse("POST", "/apps/{}/services/{}/processes", StepUp).needs("process:start"),
+	parse("SOCKET", "/apps/{}/processes/{}/exec", StepUp).needs("process:exec"),
+	parse("GET", "/apps/{}/processes/{}/exec", StepUp).needs("process:exec"),
+	parse("POST", "/apps/{}/builds", StepUp).needs("build:create"),
+	parse("POST", "/apps/{}/builds/import", StepUp).needs("build:create"),
+	parse("POST", "/apps/{}/releases", StepUp).needs("release:create"),
+	parse("POST", "/apps/{}/releases/{}/promote", StepUp).needs("release:promote"),
+	parse("PUT", "/system", StepUp).needs("rack:update"),
 }
 
-// nativeRoutes are the native API's MFA levels for routes a CLI uses
-// (§4.7). Anything else is none.
+// nativeRoutes are the native API's MFA levels for routes a CLI uses.
+// Anything else is none.
 var nativeRoutes = []route{
 	parse("PUT", "/apps/{}/env", StepUp),
 	parse("POST", "/api-tokens", Always),
@@ -93,6 +100,18 @@ const ProxyPrefix = "/api/v1/rack-proxy"
 // LevelOf returns the MFA level of a gateway request path (with its
 // /api/v1 or /api/v1/rack-proxy prefix).
 func LevelOf(method, path string) Level {
+	return lookup(method, path).level
+}
+
+// PermissionOf returns the permission a rack-proxy step-up or always
+// route needs ("convox:app:delete"), or "" when the table does not say.
+// The proxy asks for MFA before it refuses a missing permission, so the
+// agent checks this itself before it asks the person for a code.
+func PermissionOf(method, path string) string {
+	return lookup(method, path).permission
+}
+
+func lookup(method, path string) route {
 	path, _, _ = strings.Cut(path, "?")
 	if method == "" {
 		method = http.MethodGet
@@ -102,15 +121,41 @@ func LevelOf(method, path string) Level {
 	if ok {
 		table = proxyRoutes
 	} else if rest, ok = strings.CutPrefix(path, "/api/v1"); !ok {
-		return None
+		return route{}
 	}
 	segs := strings.Split(strings.Trim(rest, "/"), "/")
 	for _, r := range table {
 		if r.match(method, segs) {
-			return r.level
+			return r
 		}
 	}
-	return None
+	return route{}
+}
+
+// Permitted reports whether a granted permission list (as the gateway
+// lists a user's, with "*" wildcards per segment) includes want.
+func Permitted(granted []string, want string) bool {
+	w := strings.Split(want, ":")
+	for _, g := range granted {
+		gs := strings.Split(g, ":")
+		if len(gs) != len(w) {
+			if g == want {
+				return true
+			}
+			continue
+		}
+		ok := true
+		for i := range gs {
+			if gs[i] != "*" && gs[i] != w[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // IsProxy reports whether path is a rack-proxy path.

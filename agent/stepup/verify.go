@@ -8,109 +8,154 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/ledger"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
-// ErrNoTerminal words the non-interactive failure (DESIGN.md §4).
+// ErrNoTerminal words the non-interactive failure.
 func ErrNoTerminal(rack string) *ipc.Error {
 	return ipc.Errorf(ipc.CodeStepUpRequired,
 		"Step-up required but no interactive terminal to ask for an MFA code (rack %s)", rack).
 		WithHint("Use an API token for automation (RACK_GATEWAY_API_TOKEN or --api-token), or pass a code with --mfa-code <code>.")
 }
 
+// wrongCode is a code the gateway refused as wrong (or replayed, which it
+// does not tell apart). The user may try another one.
+type wrongCode struct{ text string }
+
+func (w *wrongCode) Error() string { return "the gateway refused the code: " + w.text }
+
+// refused turns what the ledger said into the error the user sees. A
+// ledger that cannot be read or written is a refusal too: an attempt that
+// cannot be recorded is not sent.
+func refused(err error) error {
+	var rf *ledger.Refusal
+	if errors.As(err, &rf) {
+		return ipc.Errorf(ipc.CodeMFALocked, "%s", rf.Message)
+	}
+	return ipc.Errorf(ipc.CodeMFALocked, "Nothing was sent: the MFA attempt ledger could not be updated (%v).", err).
+		WithHint("Check that the state directory ($XDG_STATE_HOME/rack-gateway) is writable, then try again.")
+}
+
+// isRetryRefusal reports refusals that another code can get past: this
+// code was used, or this TOTP step was.
+func isRetryRefusal(err error) (*ledger.Refusal, bool) {
+	var rf *ledger.Refusal
+	if errors.As(err, &rf) && (rf.Reason == "replay" || rf.Reason == "same_step") {
+		return rf, true
+	}
+	return nil, false
+}
+
 // verify opens the window: WebAuthn first when chosen and possible, else a
-// code, prompting again after a wrong one while the lockout guard allows.
-// The caller holds the session's guard.
-func (e *Engine) verify(ctx context.Context, s Session, w *window, a Asker, r Request) error {
+// code, prompting again after a wrong one while the ledger allows. The
+// caller holds the session's guard.
+func (e *Engine) verify(ctx context.Context, s Session, w *window, sc *screen, r Request) error {
+	e.mu.Lock()
+	gen := w.gen
+	e.mu.Unlock()
 	if r.MFACode != "" {
-		code := NormalizeCode(r.MFACode)
-		if err := e.checkCode(s.User, code); err != nil {
-			return err
-		}
-		res, err := s.Gateway.VerifyCode(ctx, code)
-		e.markUsed(s.User, code)
+		res, err := e.sendCode(ctx, s, NormalizeCode(r.MFACode))
 		if err != nil {
-			return e.codeFailure(s, err, true)
+			return codeFlagErr(err)
 		}
-		e.opened(s.Key, res, "totp", r.Who)
-		fmt.Fprintln(a.Stderr(), "MFA verified")
+		e.opened(s.Key, w, gen, res, "totp", r.Who)
+		sc.say("MFA verified")
 		r.used("code")
 		return nil
 	}
-	if !a.CanPrompt() {
+	if !sc.a.CanPrompt() {
 		return ErrNoTerminal(s.Rack)
 	}
-	r.used("prompted")
-	fmt.Fprintln(a.Stderr(), "Step-up MFA required for this operation.")
 	method, err := e.chooseMethod(ctx, s, w, r)
 	if err != nil {
 		return err
 	}
+	// Nothing is asked of the person when nothing could be sent.
+	if method == "webauthn" && e.Ledger.Check(s.User, ledger.WebAuthn, "") != nil {
+		method = "totp"
+	}
+	if err := e.Ledger.Check(s.User, ledger.Code, ""); err != nil && method != "webauthn" {
+		return refused(err)
+	}
+	r.used("prompted")
+	sc.say("Step-up MFA required for this operation.")
 	if method == "webauthn" {
-		res, err := e.webauthnVerify(ctx, s, a, r)
+		res, err := e.webauthnVerify(ctx, s, sc, r)
 		if err == nil {
-			e.opened(s.Key, res, "webauthn", r.Who)
-			fmt.Fprintln(a.Stderr(), "MFA verified")
+			e.opened(s.Key, w, gen, res, "webauthn", r.Who)
+			sc.say("MFA verified")
 			return nil
 		}
 		if ctx.Err() != nil {
-			return ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+			return ipc.Interrupted("interrupted")
 		}
-		fmt.Fprintf(a.Stderr(), "WebAuthn verification failed (%v); falling back to a code.\n", err)
+		var we *wrongCode
+		if !errors.As(err, &we) && ipc.AsError(err).Code == ipc.CodeMFALocked {
+			return err
+		}
+		sc.say("WebAuthn verification failed (%v); falling back to a code.", err)
 	}
+	text := "Enter TOTP code:"
 	for {
-		code, err := e.askCode(ctx, s, a, r, "Enter TOTP code:")
+		code, err := e.askCode(ctx, s, sc, r, text)
 		if err != nil {
 			return err
 		}
-		res, err := s.Gateway.VerifyCode(ctx, code)
-		e.markUsed(s.User, code)
+		res, err := e.sendCode(ctx, s, code)
 		if err == nil {
-			e.opened(s.Key, res, "totp", r.Who)
-			fmt.Fprintln(a.Stderr(), "MFA verified")
+			e.opened(s.Key, w, gen, res, "totp", r.Who)
+			sc.say("MFA verified")
 			return nil
 		}
-		if err := e.codeFailure(s, err, false); err != nil {
-			return err
+		var we *wrongCode
+		if !errors.As(err, &we) {
+			return e.sendErr(err)
 		}
-		left := MaxFailures - e.recentFailures(s.User)
-		fmt.Fprintf(a.Stderr(), "Invalid code. %d more attempt(s) before the agent stops asking (the gateway locks the account at 5 in 5 minutes).\n", left)
+		sc.say("Invalid code.%s", e.attemptsLeft(s.User))
+		text = "Enter TOTP code:"
 	}
 }
 
-// askCode prompts until it gets a code that is worth sending.
-func (e *Engine) askCode(ctx context.Context, s Session, a Asker, r Request, text string) (string, error) {
-	for {
-		if err := e.checkFailures(s.User); err != nil {
-			return "", err
-		}
-		raw, err := a.Prompt(ctx, ipc.Prompt{Text: text, Secret: true, Rack: s.Rack, Command: r.Command, Reason: "mfa"})
-		if err != nil {
-			if ctx.Err() != nil {
-				return "", ipc.Errorf(ipc.CodeInterrupted, "interrupted")
-			}
-			return "", err
-		}
-		code := NormalizeCode(raw)
-		if code == "" {
-			fmt.Fprintln(a.Stderr(), "No code entered.")
-			continue
-		}
-		if err := e.checkCode(s.User, code); err != nil {
-			fmt.Fprintln(a.Stderr(), ipc.AsError(err).Message)
-			text = "Enter the next TOTP code:"
-			continue
-		}
-		return code, nil
+// lockoutLine is how many refused codes the ledger lets through in five
+// minutes: the gateway locks the account at the fifth.
+const lockoutLine = 4
+
+// attemptsLeft says how many more codes the ledger will let through before
+// the lockout line, so the user knows before the agent stops asking.
+func (e *Engine) attemptsLeft(user string) string {
+	b, err := e.Ledger.Budget(user)
+	if err != nil {
+		return ""
 	}
+	left := lockoutLine - b.Rejected
+	if left <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" %d more wrong code(s) and the agent stops asking for 5 minutes (the gateway locks the account at 5 in 5 minutes).", left)
 }
 
-// codeFailure classifies a refused code. It returns nil when the user may
-// simply try again.
-func (e *Engine) codeFailure(s Session, err error, final bool) error {
+// sendCode records a code in the ledger, sends it to the verify endpoint
+// and records the answer. A lost answer stays counted as refused.
+func (e *Engine) sendCode(ctx context.Context, s Session, code string) (*gateway.VerifyResult, error) {
+	t, err := e.Ledger.Reserve(s.User, ledger.Code, code)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Gateway.VerifyCode(ctx, code)
+	if err == nil {
+		_ = t.Settle(ledger.Accepted)
+		return res, nil
+	}
+	_ = t.Settle(ledger.Rejected)
+	return nil, e.serverSaid(s, err)
+}
+
+// serverSaid records what a refused verification means for the budget. It
+// returns *wrongCode for a code the user may retry, else a final error.
+func (e *Engine) serverSaid(s Session, err error) error {
 	var ae *gateway.APIError
 	if !errors.As(err, &ae) {
 		return err
@@ -118,36 +163,93 @@ func (e *Engine) codeFailure(s Session, err error, final bool) error {
 	text := ae.Text()
 	switch {
 	case strings.Contains(text, "too many attempts"):
-		return ipc.Errorf(ipc.CodeMFALocked, "the gateway says: %s", text).
-			WithHint("Wait five minutes before trying again; more attempts now extend the block.")
+		_ = e.Ledger.ServerRefused(s.User, "rate_limited")
+		return ipc.Errorf(ipc.CodeMFALocked, "The gateway refused the code: %s.", text).
+			WithHint("The agent sends nothing more for five minutes: every attempt now would extend the block.")
 	case strings.Contains(text, "locked"):
-		return ipc.Errorf(ipc.CodeMFAFailed, "the gateway says: %s", text).
+		_ = e.Ledger.ServerRefused(s.User, "locked")
+		return ipc.Errorf(ipc.CodeMFAFailed, "The gateway says: %s", text).
 			WithHint("An administrator must unlock the account.")
 	case ae.Status == http.StatusBadRequest || isVerificationFailed(ae):
-		e.recordFailure(s.User)
-		if final {
-			return ipc.Errorf(ipc.CodeMFAFailed, "MFA verification failed: %s", text).
-				WithHint("Check the code (each code works once) and try again.")
-		}
-		return nil
+		return &wrongCode{text: text}
 	}
 	return err
+}
+
+// sendErr words a failure to send a code that is neither a wrong code nor
+// a refusal of the server's: a ledger refusal, or a lost answer.
+func (e *Engine) sendErr(err error) error {
+	var rf *ledger.Refusal
+	if errors.As(err, &rf) {
+		return refused(err)
+	}
+	if ie := (*ipc.Error)(nil); errors.As(err, &ie) {
+		return ie
+	}
+	return ipc.Errorf(ipc.CodeGateway, "MFA verification did not complete: %v", err).
+		WithHint("The code was counted as spent (the gateway may have seen it); use the next code.")
+}
+
+// codeFlagErr words a failed --mfa-code.
+func codeFlagErr(err error) error {
+	var we *wrongCode
+	if errors.As(err, &we) {
+		return ipc.Errorf(ipc.CodeMFAFailed, "The gateway refused the MFA code given with --mfa-code (%s).", we.text).
+			WithHint("Each code works once: check the current code in your authenticator and run the command again with it.")
+	}
+	if rf, ok := isRetryRefusal(err); ok {
+		return ipc.Errorf(ipc.CodeMFALocked, "%s", rf.Message).
+			WithHint("Run the command again with the next code from your authenticator.")
+	}
+	var rf *ledger.Refusal
+	if errors.As(err, &rf) {
+		return refused(err)
+	}
+	var ie *ipc.Error
+	if errors.As(err, &ie) {
+		return ie
+	}
+	return ipc.Errorf(ipc.CodeGateway, "MFA verification did not complete: %v", err).
+		WithHint("The code was counted as spent (the gateway may have seen it); run the command again with the next code.")
 }
 
 func isVerificationFailed(ae *gateway.APIError) bool {
 	return ae.Code == "mfa_verification_failed" || strings.Contains(ae.Text(), "MFA verification failed")
 }
 
-func (e *Engine) opened(key string, res *gateway.VerifyResult, method, who string) {
-	w := e.win(key)
-	e.mu.Lock()
-	w.verified = e.Now()
-	e.mu.Unlock()
-	exp := res.RecentStepUpExpiresAt
-	e.Observe(key, &exp, method, who)
+// askCode prompts until it gets a code that is worth sending. It stops
+// before prompting when the ledger would refuse any code.
+func (e *Engine) askCode(ctx context.Context, s Session, sc *screen, r Request, text string) (string, error) {
+	for {
+		if err := e.Ledger.Check(s.User, ledger.Code, ""); err != nil {
+			return "", refused(err)
+		}
+		sc.breakLine()
+		raw, err := sc.a.Prompt(ctx, ipc.Prompt{Text: text, Secret: true, Rack: s.Rack, Command: r.Command, Reason: "mfa"})
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", ipc.Interrupted("interrupted")
+			}
+			return "", err
+		}
+		code := NormalizeCode(raw)
+		if code == "" {
+			sc.say("No code entered.")
+			continue
+		}
+		if err := e.Ledger.Check(s.User, ledger.Code, code); err != nil {
+			if rf, ok := isRetryRefusal(err); ok {
+				sc.say("%s", rf.Message)
+				text = "Enter the next TOTP code:"
+				continue
+			}
+			return "", refused(err)
+		}
+		return code, nil
+	}
 }
 
-// chooseMethod applies DESIGN.md §4's order: --mfa-method, the server's
+// chooseMethod applies the method order: --mfa-method, the server's
 // preferred_method, the config's preference, WebAuthn when a key can do it,
 // then codes.
 func (e *Engine) chooseMethod(ctx context.Context, s Session, w *window, r Request) (string, error) {
@@ -197,151 +299,130 @@ func (e *Engine) chooseMethod(ctx context.Context, s Session, w *window, r Reque
 	return "totp", nil
 }
 
-func (e *Engine) webauthnVerify(ctx context.Context, s Session, a Asker, r Request) (*gateway.VerifyResult, error) {
-	fmt.Fprintln(a.Stderr(), "Attempting WebAuthn verification...")
+// assertion makes a WebAuthn assertion for a new server challenge. Nothing
+// reaches the gateway's verifier yet, so nothing is recorded here.
+func (e *Engine) assertion(ctx context.Context, s Session, sc *screen, r Request) (*gateway.AssertionStart, string, error) {
+	sc.say("Attempting WebAuthn verification...")
 	start, err := s.Gateway.WebAuthnStart(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	resp, err := r.Assert(ctx, start, func() { fmt.Fprintln(a.Stderr(), "Touch your security key...") })
+	resp, err := r.Assert(ctx, start, func() { sc.say("Touch your security key...") })
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	res, err := s.Gateway.WebAuthnVerify(ctx, start.SessionData, resp)
-	if err != nil {
-		var ae *gateway.APIError
-		if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
-			e.recordFailure(s.User) // the server counts it toward the lockout
-		}
-		return nil, err
-	}
-	return res, nil
+	return start, resp, nil
 }
 
-// Proof returns a header carrying a proof for one always-level request
-// (§4.8): a new code or assertion each time, never a code already used.
-func (e *Engine) Proof(ctx context.Context, s Session, a Asker, r Request) (header, value string, err error) {
+func (e *Engine) webauthnVerify(ctx context.Context, s Session, sc *screen, r Request) (*gateway.VerifyResult, error) {
+	start, resp, err := e.assertion(ctx, s, sc, r)
+	if err != nil {
+		return nil, err
+	}
+	t, err := e.Ledger.Reserve(s.User, ledger.WebAuthn, "")
+	if err != nil {
+		return nil, refused(err)
+	}
+	res, err := s.Gateway.WebAuthnVerify(ctx, start.SessionData, resp)
+	if err == nil {
+		_ = t.Settle(ledger.Accepted)
+		return res, nil
+	}
+	_ = t.Settle(ledger.Rejected)
+	return nil, e.serverSaid(s, err)
+}
+
+// Proof is one always-level proof: a header for one request. Settle it
+// with the request's outcome.
+type Proof struct {
+	Header, Value string
+	ticket        *ledger.Ticket
+}
+
+// Settle records whether the gateway accepted the proof. A proof whose
+// request got no answer must be settled as refused: the gateway may have
+// counted it.
+func (p *Proof) Settle(accepted bool) {
+	if p == nil || p.ticket == nil {
+		return
+	}
+	if accepted {
+		_ = p.ticket.Settle(ledger.Accepted)
+	} else {
+		_ = p.ticket.Settle(ledger.Rejected)
+	}
+}
+
+// Proof makes a proof for one always-level request: a new code or
+// assertion each time, never a code already sent. It is recorded in the
+// ledger before it is returned.
+func (e *Engine) Proof(ctx context.Context, s Session, a Asker, r Request) (*Proof, error) {
+	sc := &screen{a: a}
+	defer sc.done()
 	w := e.win(s.Key)
-	if _, err := e.acquire(ctx, w, a, r.Who, r.Command); err != nil {
-		return "", "", err
+	if _, err := e.acquire(ctx, w, sc, r); err != nil {
+		return nil, err
 	}
 	defer e.release(w)
 	r.used("proof")
 	if r.MFACode != "" {
 		code := NormalizeCode(r.MFACode)
-		if err := e.checkCode(s.User, code); err != nil {
-			return "", "", ipc.AsError(err).WithHint("This command needs more than one proof; run it without --mfa-code to be asked for each.")
+		t, err := e.Ledger.Reserve(s.User, ledger.Code, code)
+		if err != nil {
+			return nil, codeFlagErr(err)
 		}
-		e.markUsed(s.User, code)
-		return "X-Mfa-Totp", code, nil
+		return &Proof{Header: "X-Mfa-Totp", Value: code, ticket: t}, nil
 	}
 	if !a.CanPrompt() {
-		return "", "", ErrNoTerminal(s.Rack)
+		return nil, ErrNoTerminal(s.Rack)
 	}
-	fmt.Fprintln(a.Stderr(), "MFA verification required.")
 	method, err := e.chooseMethod(ctx, s, w, r)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
+	if method == "webauthn" && e.Ledger.Check(s.User, ledger.WebAuthn, "") != nil {
+		method = "totp"
+	}
+	if err := e.Ledger.Check(s.User, ledger.Code, ""); err != nil && method != "webauthn" {
+		return nil, refused(err)
+	}
+	sc.say("MFA verification required.")
 	if method == "webauthn" {
-		fmt.Fprintln(a.Stderr(), "Attempting WebAuthn verification...")
-		start, err := s.Gateway.WebAuthnStart(ctx)
+		start, resp, err := e.assertion(ctx, s, sc, r)
 		if err == nil {
-			var resp string
-			resp, err = r.Assert(ctx, start, func() { fmt.Fprintln(a.Stderr(), "Touch your security key...") })
-			if err == nil {
-				blob, _ := json.Marshal(map[string]string{"session_data": start.SessionData, "assertion_response": resp})
-				return "X-MFA-WebAuthn", base64.StdEncoding.EncodeToString(blob), nil
+			t, err := e.Ledger.Reserve(s.User, ledger.WebAuthn, "")
+			if err != nil {
+				return nil, refused(err)
 			}
+			blob, _ := json.Marshal(map[string]string{"session_data": start.SessionData, "assertion_response": resp})
+			return &Proof{Header: "X-MFA-WebAuthn", Value: base64.StdEncoding.EncodeToString(blob), ticket: t}, nil
 		}
 		if ctx.Err() != nil {
-			return "", "", ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+			return nil, ipc.Interrupted("interrupted")
 		}
-		fmt.Fprintf(a.Stderr(), "WebAuthn verification failed (%v); falling back to a code.\n", err)
+		sc.say("WebAuthn verification failed (%v); falling back to a code.", err)
 	}
-	text := "Enter TOTP code:"
-	if e.usedThisStep(s.User) {
-		text = "Enter the next TOTP code (the current one was already used):"
-	}
-	code, err := e.askCode(ctx, s, a, r, text)
-	if err != nil {
-		return "", "", err
-	}
-	e.markUsed(s.User, code)
-	return "X-Mfa-Totp", code, nil
-}
-
-// ProofFailed records that the server refused a proof sent with Proof.
-func (e *Engine) ProofFailed(s Session) { e.recordFailure(s.User) }
-
-// ProofAccepted notes that a proof passed: the server restarted the window,
-// but did not say until when, so the next step-up asks it once.
-func (e *Engine) ProofAccepted(s Session) {
-	w := e.win(s.Key)
-	e.mu.Lock()
-	w.known = false
-	e.mu.Unlock()
-}
-
-func (e *Engine) recordFailure(user string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	u := e.user(user)
-	u.failures = append(u.failures, e.Now())
-}
-
-func (e *Engine) recentFailures(user string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	u := e.user(user)
-	cutoff := e.Now().Add(-FailureWindow)
-	kept := u.failures[:0]
-	for _, t := range u.failures {
-		if t.After(cutoff) {
-			kept = append(kept, t)
+	for {
+		code, err := e.askCode(ctx, s, sc, r, "Enter TOTP code:")
+		if err != nil {
+			return nil, err
 		}
+		t, err := e.Ledger.Reserve(s.User, ledger.Code, code)
+		if rf, ok := isRetryRefusal(err); ok {
+			sc.say("%s", rf.Message)
+			continue
+		}
+		if err != nil {
+			return nil, refused(err)
+		}
+		return &Proof{Header: "X-Mfa-Totp", Value: code, ticket: t}, nil
 	}
-	u.failures = kept
-	return len(kept)
 }
 
-// checkFailures refuses to risk the fifth failure that locks the account.
-func (e *Engine) checkFailures(user string) error {
-	n := e.recentFailures(user)
-	if n < MaxFailures {
-		return nil
-	}
-	e.mu.Lock()
-	oldest := e.users[user].failures[0]
-	e.mu.Unlock()
-	wait := oldest.Add(FailureWindow).Sub(e.Now()).Round(time.Second)
-	return ipc.Errorf(ipc.CodeMFALocked,
-		"%d wrong MFA codes in the last 5 minutes; the gateway locks the account at 5, so the agent will not send another", n).
-		WithHint("Wait %s, then try again with a fresh code.", wait)
-}
-
-// checkCode refuses a code that was already sent while it could still be
-// valid: the server would count the replay as a failure (§4.5).
-func (e *Engine) checkCode(user, code string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	u := e.user(user)
-	if u.lastCode == hashCode(code) && e.Now().Sub(u.lastUsed) < 3*totpStep {
-		return ipc.Errorf(ipc.CodeMFAFailed, "That code was already used; wait for the next one.")
-	}
-	return nil
-}
-
-func (e *Engine) markUsed(user, code string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	u := e.user(user)
-	u.lastCode, u.lastUsed = hashCode(code), e.Now()
-}
-
-func (e *Engine) usedThisStep(user string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	u := e.user(user)
-	return !u.lastUsed.IsZero() && u.lastUsed.Truncate(totpStep).Equal(e.Now().Truncate(totpStep))
+// ProofRefused records a proof the gateway refused as wrong and says so on
+// the terminal that made it.
+func (e *Engine) ProofRefused(a Asker, s Session, p *Proof) {
+	p.Settle(false)
+	sc := &screen{a: a}
+	sc.say("Invalid code.%s", e.attemptsLeft(s.User))
 }
