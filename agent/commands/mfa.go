@@ -74,7 +74,7 @@ func (x *Ctx) mfaRequest(ctx context.Context, t *Target) stepup.Request {
 		Command: "rack-gateway " + name, Who: who,
 		MFACode: x.G.MFACode, Method: x.G.MFAMethod, Preference: pref,
 		Assert: x.asserter(ctx, t),
-		Used: x.mfaUsed,
+		Used:   x.mfaUsed,
 	}
 }
 
