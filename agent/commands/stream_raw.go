@@ -1,9 +1,12 @@
 package commands
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/term"
+
+	agentterm "github.com/rack-gateway/rack-gateway/agent/term"
 )
 
 // strmRawTerm is a terminal that can switch the user's terminal to raw
@@ -22,10 +25,12 @@ func strmRaw(x *Ctx) func() {
 		return noop
 	}
 	if rt, ok := x.Term.(strmRawTerm); ok {
-		if rt.SetRaw(true) != nil {
+		switch err := rt.SetRaw(true); {
+		case err == nil:
+			return func() { _ = rt.SetRaw(false) }
+		case !errors.Is(err, agentterm.ErrNoRaw):
 			return noop
 		}
-		return func() { _ = rt.SetRaw(false) }
 	}
 	if x.Mode != ModeExec {
 		return noop

@@ -2,6 +2,7 @@ package term
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"sync"
 )
@@ -77,14 +78,12 @@ func (l *Lines) SetRaw(on bool) error {
 	if r, ok := l.Terminal.(interface{ SetRaw(bool) error }); ok {
 		return r.SetRaw(on)
 	}
-	return errNoRaw
+	return ErrNoRaw
 }
 
-type rawError struct{}
-
-func (rawError) Error() string { return "this terminal cannot be switched to raw mode" }
-
-var errNoRaw error = rawError{}
+// ErrNoRaw is SetRaw's answer when the wrapped terminal cannot switch the
+// user's terminal itself (in-process runs own the terminal directly).
+var ErrNoRaw = errors.New("this terminal cannot be switched to raw mode")
 
 type lineWriter struct {
 	l *Lines
