@@ -205,6 +205,9 @@
 //	                                        {"consumed_steps":[56666667],"replay_count":0}}}
 //	GET  /_sandbox/step-up-window         {"seconds":600}
 //	PUT  /_sandbox/step-up-window         body {"seconds":N} (N ≤ 0 → 600); answers as GET
+//	GET  /_sandbox/users/{email}/mfa      {"locked":false,"lock_reason":"","attempts":[
+//	                                        {"at":"<RFC3339>","factor":"totp","success":true,
+//	                                         "reason":""}]}
 //	POST /_sandbox/users/{email}/unlock   {"status":"unlocked"}
 //	POST /_sandbox/users/{email}/expire-step-up
 //	                                      {"status":"expired","sessions":N}
@@ -220,6 +223,16 @@
 //	GET  /_sandbox/deploy-approvals       {"enabled":true,"window_seconds":900}
 //	PUT  /_sandbox/deploy-approvals       body {"enabled":B,"window_seconds":N}
 //	                                      (N ≤ 0 → 900); answers as GET
+//
+// users/{email}/mfa (UserMFAState) shows the user's lock and the MFA
+// attempt rows of the last 5 minutes, oldest first: exactly the rows the
+// attempt limits and the automatic lock count. factor is "totp" for every
+// non-WebAuthn code (a Yubico OTP success leaves no row) or "webauthn";
+// reason is "" or "backup_code" for a success and e.g. invalid_code,
+// replay_detected or rate_limited for a failure. A client test can assert
+// from it how many codes reached the gateway, whatever endpoint carried
+// them. unlock clears the lock and also forgets these rows (see
+// Simplifications).
 //
 // consumed_steps lists every TOTP time step (unix seconds / 30) the server
 // accepted for the user, in order; replay_count counts submissions of a
@@ -259,6 +272,9 @@
 //     and the build image-pattern validation are not implemented.
 //   - The client IP used by the rate limiter is the connection's address;
 //     X-Forwarded-For is ignored because every sandbox client is local.
+//   - The unlock knob also forgets the user's MFA attempt rows, so a test
+//     can go on at once. The real admin unlock keeps them: there, a failure
+//     within 5 minutes of the lock finds the old failures and locks again.
 //   - The §4.9 enrollment-pending 403s and cookie CSRF checks are not
 //     enforced; the only unenrolled account cannot finish a CLI login.
 package sandbox

@@ -140,6 +140,8 @@ func (s *Server) serveUserKnob(w http.ResponseWriter, r *http.Request, email, ac
 		err  error
 	)
 	switch {
+	case r.Method == http.MethodGet && action == "mfa":
+		body, err = s.UserMFAState(email)
 	case r.Method == http.MethodPost && action == "unlock":
 		err = s.Unlock(email)
 		body = map[string]string{"status": "unlocked"}
@@ -235,4 +237,49 @@ func (s *Server) totpSteps() map[string]any {
 		}
 	}
 	return map[string]any{"replay_count": s.replayCount, "users": users}
+}
+
+// MFAAttempt is one row of the real server's mfa_attempts table, as
+// GET /_sandbox/users/{email}/mfa shows it.
+type MFAAttempt struct {
+	At time.Time `json:"at"`
+	// Factor is "totp" for every non-WebAuthn code (TOTP, backup code; a
+	// Yubico OTP success leaves no row) or "webauthn".
+	Factor  string `json:"factor"`
+	Success bool   `json:"success"`
+	// Reason is "" or "backup_code" for a success and, for a failure,
+	// invalid_code, replay_detected, rate_limited, or one of the WebAuthn
+	// reasons (invalid_session, invalid_credential, validation_failed,
+	// credential_not_found).
+	Reason string `json:"reason"`
+}
+
+// MFAState is a user's lock state and the MFA attempts that still count
+// toward the attempt limits and the automatic lock.
+type MFAState struct {
+	Locked     bool   `json:"locked"`
+	LockReason string `json:"lock_reason"`
+	// Attempts are the rows of the last 5 minutes (the window both the
+	// attempt limits and the lock count over), oldest first.
+	Attempts []MFAAttempt `json:"attempts"`
+}
+
+// UserMFAState reports email's lock and the MFA attempts of the last 5
+// minutes, so a client test can check how many codes actually reached the
+// gateway and that the account is not locked.
+func (s *Server) UserMFAState(email string) (MFAState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[email]
+	if !ok {
+		return MFAState{}, errUnknownUser
+	}
+	st := MFAState{Locked: u.lockedAt != nil, LockReason: u.lockReason, Attempts: []MFAAttempt{}}
+	cutoff := s.now().Add(-attemptWindow)
+	for _, a := range u.attempts {
+		if a.at.After(cutoff) { // the same strict bound the counters use
+			st.Attempts = append(st.Attempts, MFAAttempt{At: a.at.UTC(), Factor: a.factor, Success: a.success, Reason: a.reason})
+		}
+	}
+	return st, nil
 }

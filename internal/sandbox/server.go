@@ -213,9 +213,12 @@ func (s *Server) SetStepUpWindow(d time.Duration) time.Duration {
 	return d
 }
 
-// Unlock clears a user's MFA lock, as an admin's unlock would, and forgets
-// the user's recent MFA attempts so a test can continue immediately.
-// Sessions revoked by the lock stay revoked, as on the real server.
+// Unlock clears a user's MFA lock, as an admin's unlock would, and also
+// forgets the user's recent MFA attempts so a test can continue at once.
+// That second part is sandbox-only: the real unlock keeps the attempt rows,
+// so there a failure soon after an unlock finds the old failures still in
+// the window and locks again. Sessions revoked by the lock stay revoked, as
+// on the real server.
 func (s *Server) Unlock(email string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

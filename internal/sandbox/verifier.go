@@ -44,7 +44,7 @@ type mfaAttempt struct {
 	at      time.Time
 	factor  string
 	success bool
-	reason  string // invalid_code, replay_detected, rate_limited, ...
+	reason  string // backup_code on success; invalid_code, replay_detected, rate_limited, ... on failure
 }
 
 var totpOpts = totp.ValidateOpts{
@@ -97,7 +97,11 @@ func (s *Server) verifyCodeLocked(u *userRecord, code string) error {
 		return errAccountLocked
 	}
 	if u.countAttempts(now, func(a mfaAttempt) bool { return a.factor == factorTOTP }) >= attemptLimit {
-		// The refusal is itself a failed row, so hammering extends the block.
+		// The refusal is itself a failed TOTP-class row, so hammering
+		// extends the block. The lock is deliberately not checked here, as
+		// on the real server: a refused code never locks, however many
+		// failed rows pile up, but those rows do count in the lock check of
+		// the first failed verification after the limit lifts.
 		u.attempts = append(u.attempts, mfaAttempt{at: now, factor: factorTOTP, reason: "rate_limited"})
 		return errTooManyAttempts
 	}
@@ -128,7 +132,9 @@ func (s *Server) verifyCodeLocked(u *userRecord, code string) error {
 	}
 
 	if s.consumeBackupCodeLocked(u, code, now) {
-		u.attempts = append(u.attempts, mfaAttempt{at: now, factor: factorTOTP, success: true})
+		// A successful row like a TOTP one (it counts toward the attempt
+		// limit), tagged as the real server tags it.
+		u.attempts = append(u.attempts, mfaAttempt{at: now, factor: factorTOTP, success: true, reason: "backup_code"})
 		return nil
 	}
 
