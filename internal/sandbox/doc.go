@@ -223,6 +223,33 @@
 //	GET  /_sandbox/deploy-approvals       {"enabled":true,"window_seconds":900}
 //	PUT  /_sandbox/deploy-approvals       body {"enabled":B,"window_seconds":N}
 //	                                      (N ≤ 0 → 900); answers as GET
+//	POST /_sandbox/faults                 body {"method":"POST","path":"/api/v1/auth/mfa/verify",
+//	                                        "status":502,"count":1,"after":true}
+//	                                        or {"method":…,"path":…,"drop":true,"count":N}
+//	                                      → {"status":"armed","faults":[…]}
+//	GET  /_sandbox/faults                 {"faults":[{"method":"POST","path":"…","status":502,
+//	                                        "drop":false,"count":1,"after":true}]}
+//	DELETE /_sandbox/faults               {"status":"cleared","cleared":N}
+//
+// faults (InjectFault, Faults, ClearFaults) make the next count requests
+// (default 1) with exactly that method and URL path, query ignored, fail as
+// if something between client and gateway broke. With status (200–599) the
+// answer is replaced by that status and its lower-case status text:
+// {"error":"bad gateway"} on the gateway's JSON API under /api/, plain text
+// "bad gateway" on the rack proxy and everywhere else. after:true lets the
+// gateway process the request first, so every effect happens (attempt rows,
+// consumed TOTP steps, an opened step-up window) and only the answer is
+// lost; after:false (the default) answers without the request reaching
+// the gateway. drop:true instead closes the connection without a byte of
+// answer, always after processing; where the connection cannot be taken
+// over (an in-process ResponseRecorder) the handler panics with
+// http.ErrAbortHandler. Several faults on one route apply oldest first;
+// faulted requests are counted by /_sandbox/requests like any other, and
+// /_sandbox/ itself cannot be faulted. A WebSocket upgrade cannot be
+// processed under after:true (the stream never starts). Note that Go's
+// http.Transport silently re-sends an idempotent request (GET) that loses
+// a reused connection: with count 1 the client then sees a normal answer
+// to a request that ran twice.
 //
 // users/{email}/mfa (UserMFAState) shows the user's lock and the MFA
 // attempt rows of the last 5 minutes, oldest first: exactly the rows the

@@ -39,6 +39,8 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 		s.serveDestructiveKnob(w, r)
 	case path == "deploy-approvals":
 		s.serveApprovalsKnob(w, r)
+	case path == "faults":
+		s.serveFaultsKnob(w, r)
 	case strings.HasPrefix(path, "users/"):
 		// r.URL.Path is already unescaped, so "%40" arrives as "@".
 		rest := strings.TrimPrefix(path, "users/")

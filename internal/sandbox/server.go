@@ -70,6 +70,7 @@ type Server struct {
 	nextMethodID  int64
 	rack          *rackState        // the in-memory Convox rack behind the proxy
 	approvals     []*deployApproval // deploy approval requests, creation order
+	faults        []*Fault          // armed injected faults, oldest first
 
 	// Deploy-approval settings (§5.5): deploy_approvals_enabled and
 	// deploy_approval_window_minutes.
@@ -153,7 +154,8 @@ func (s *Server) Handler() http.Handler { return s }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !strings.HasPrefix(r.URL.Path, introspectPrefix) {
+	gateway := !strings.HasPrefix(r.URL.Path, introspectPrefix)
+	if gateway {
 		s.mu.Lock()
 		s.counts[r.Method+" "+r.URL.Path]++
 		s.mu.Unlock()
@@ -165,6 +167,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-ID", reqID)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	// Faults stand in for what sits in front of the gateway, so they wrap
+	// everything, transport checks and rate limits included.
+	if gateway {
+		if f := s.takeFault(r); f != nil {
+			s.serveFault(w, rec, r, f)
+			return
+		}
+	}
 	s.handler.ServeHTTP(rec, r)
 	// Path only: query strings carry OAuth states and codes.
 	s.logger.Printf("%s %s %d", r.Method, r.URL.Path, rec.status)
