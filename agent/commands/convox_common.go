@@ -16,6 +16,7 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/rack"
+	"github.com/rack-gateway/rack-gateway/agent/term"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -185,13 +186,11 @@ func cvxInfo(w io.Writer, kv ...string) error {
 func cvxStep(x *Ctx, text string, fn func() (string, error)) error {
 	w := x.steps()
 	fmt.Fprintf(w, "%s... ", text)
-	mfa := x.Env.MFA
+	// A prompt during fn ends this line and resumes it (term.Lines), so
+	// the label is never glued to the prompt nor printed twice here.
 	extra, err := fn()
-	if x.Env.MFA != mfa && x.Env.MFA != "reused" && x.Env.MFA != "none" {
-		fmt.Fprintf(w, "%s... ", text)
-	}
 	if err != nil {
-		fmt.Fprintln(w)
+		x.endLine(w)
 		return err
 	}
 	if extra != "" {
@@ -332,6 +331,16 @@ func cvxAppReader(x *Ctx) (asJSON bool, c *rack.Client, app string, err error) {
 	}
 	app, err = cvxResolveApp(x)
 	return
+}
+
+// endLine ends an open step line before an error is printed, and prints
+// nothing when a prompt already ended it.
+func (x *Ctx) endLine(w io.Writer) {
+	if l, ok := x.Term.(*term.Lines); ok {
+		l.EndLine()
+		return
+	}
+	fmt.Fprintln(w)
 }
 
 // steps is where the Convox-style step lines ("Setting FOO... OK") go:

@@ -158,7 +158,7 @@ func (x *Ctx) Credential(t *Target) (string, error) {
 	}
 	tok, err := t.Profile.Token(t.Name)
 	if err != nil {
-		return "", ipc.Errorf(ipc.CodeInternal, "%v", err)
+		return "", storeErr(err)
 	}
 	if tok == "" {
 		return "", ipc.Errorf(ipc.CodeNotLoggedIn, "not logged in to %s", t.Name).

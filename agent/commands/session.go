@@ -46,7 +46,7 @@ func runLogout(ctx context.Context, x *Ctx) error {
 	}
 	tok, err := t.Profile.Token(t.Name)
 	if err != nil {
-		return ipc.Errorf(ipc.CodeInternal, "%v", err)
+		return storeErr(err)
 	}
 	if tok != "" && t.URL != "" {
 		if err := x.Core.Gateway(t.URL).Logout(ctx, tok); err != nil {
@@ -91,7 +91,10 @@ func runRack(_ context.Context, x *Ctx) error {
 		fmt.Fprintf(x.Out, "Status: Using an API token\n")
 		return nil
 	}
-	loggedIn := t.Profile.HasToken(t.Name)
+	loggedIn, err := t.Profile.TokenState(t.Name)
+	if err != nil {
+		return storeErr(err)
+	}
 	switch {
 	case !loggedIn || t.Gateway == nil:
 		fmt.Fprintf(x.Out, "Status: Not logged in (run: rack-gateway login %s)\n", loginArgs(t))
@@ -126,7 +129,11 @@ func runRacks(_ context.Context, x *Ctx) error {
 			marker = "*"
 		}
 		user, state := "-", "not logged in"
-		if p.HasToken(name) {
+		loggedIn, err := p.TokenState(name)
+		if err != nil {
+			return storeErr(err)
+		}
+		if loggedIn {
 			user = g.Email
 			state = "logged in"
 			if g.ExpiresAt != nil {

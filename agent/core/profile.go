@@ -14,6 +14,11 @@ import (
 
 // Profile is one config directory: its config.json, its secret store and an
 // in-memory cache of tokens, so a warm command makes no keyring call.
+//
+// The secret store is opened on the first token access, not with the
+// profile: opening it probes the OS keyring, and commands that need no
+// stored session (every API-token and most --no-agent runs) must never
+// touch the keyring (DESIGN.md §2).
 type Profile struct {
 	Dir string
 
@@ -21,23 +26,33 @@ type Profile struct {
 	mu      sync.Mutex
 	cfg     *config.Config
 	modTime time.Time
-	store   secrets.Store
+	store   secrets.Store // nil until storeLocked opens it
 	tokens  map[string]string
 	notices []string
 }
 
 func loadProfile(c *Core, dir string) (*Profile, error) {
-	store, err := c.OpenStore(dir)
-	if err != nil {
-		return nil, fmt.Errorf("open secret store: %w", err)
-	}
-	p := &Profile{Dir: dir, core: c, store: store, tokens: map[string]string{}}
+	p := &Profile{Dir: dir, core: c, tokens: map[string]string{}}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.loadLocked(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// storeLocked opens the secret store on first use. A failure is not kept:
+// the next access tries again, so a keyring that comes back is used.
+func (p *Profile) storeLocked() (secrets.Store, error) {
+	if p.store != nil {
+		return p.store, nil
+	}
+	s, err := p.core.OpenStore(p.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open secret store: %w", err)
+	}
+	p.store = s
+	return s, nil
 }
 
 // loadLocked reads config.json. Tokens the upstream CLI left in it move into
@@ -49,14 +64,18 @@ func (p *Profile) loadLocked() error {
 		return err
 	}
 	for rack, tok := range tokens {
-		if err := p.store.Set(p.account(rack), tok); err != nil {
-			return fmt.Errorf("move the token for %s from config.json into the %s: %w", rack, p.store.Kind(), err)
+		store, err := p.storeLocked()
+		if err != nil {
+			return fmt.Errorf("move the token for %s out of config.json: %w", rack, err)
+		}
+		if err := store.Set(p.account(rack), tok); err != nil {
+			return fmt.Errorf("move the token for %s from config.json into the %s: %w", rack, store.Kind(), err)
 		}
 		p.tokens[rack] = tok
 		p.notices = append(p.notices, fmt.Sprintf(
 			"Notice: moved the session token for %s out of %s into the %s.",
-			rack, filepath.Join(p.Dir, config.FileName), p.store.Describe()))
-		p.core.Log.Info("migrated token from config.json", "rack", rack, "store", p.store.Kind())
+			rack, filepath.Join(p.Dir, config.FileName), store.Describe()))
+		p.core.Log.Info("migrated token from config.json", "rack", rack, "store", store.Kind())
 	}
 	if changed {
 		if err := cfg.Save(p.Dir); err != nil {
@@ -131,7 +150,11 @@ func (p *Profile) Token(rack string) (string, error) {
 	if t, ok := p.tokens[rack]; ok {
 		return t, nil
 	}
-	t, err := p.store.Get(p.account(rack))
+	store, err := p.storeLocked()
+	if err != nil {
+		return "", err
+	}
+	t, err := store.Get(p.account(rack))
 	if errors.Is(err, secrets.ErrNotFound) {
 		// Remember the absence too: status reads must not hit the keyring
 		// (a D-Bus round trip) for every rack that is not logged in.
@@ -139,7 +162,7 @@ func (p *Profile) Token(rack string) (string, error) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read token from the %s: %w", p.store.Describe(), err)
+		return "", fmt.Errorf("read token from the %s: %w", store.Describe(), err)
 	}
 	p.tokens[rack] = t
 	return t, nil
@@ -149,8 +172,12 @@ func (p *Profile) Token(rack string) (string, error) {
 func (p *Profile) SetToken(rack, token string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.store.Set(p.account(rack), token); err != nil {
-		return fmt.Errorf("save token in the %s: %w", p.store.Describe(), err)
+	store, err := p.storeLocked()
+	if err != nil {
+		return err
+	}
+	if err := store.Set(p.account(rack), token); err != nil {
+		return fmt.Errorf("save token in the %s: %w", store.Describe(), err)
 	}
 	p.tokens[rack] = token
 	return nil
@@ -160,9 +187,13 @@ func (p *Profile) SetToken(rack, token string) error {
 func (p *Profile) DeleteToken(rack string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	store, err := p.storeLocked()
+	if err != nil {
+		return err
+	}
 	p.tokens[rack] = ""
-	if err := p.store.Delete(p.account(rack)); err != nil {
-		return fmt.Errorf("remove token from the %s: %w", p.store.Describe(), err)
+	if err := store.Delete(p.account(rack)); err != nil {
+		return fmt.Errorf("remove token from the %s: %w", store.Describe(), err)
 	}
 	return nil
 }
@@ -174,7 +205,24 @@ func (p *Profile) HasToken(rack string) bool {
 }
 
 // StoreDescription says where tokens live, for `rack` and `agent status`.
-func (p *Profile) StoreDescription() string { return p.store.Describe() }
+// It opens the store if no command has yet.
+func (p *Profile) StoreDescription() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	store, err := p.storeLocked()
+	if err != nil {
+		return "unavailable: " + err.Error()
+	}
+	return store.Describe()
+}
+
+// TokenState is Token for displays: whether the rack has a session, and the
+// error when the store could not say (a keyring that does not answer must
+// not read as "not logged in").
+func (p *Profile) TokenState(rack string) (bool, error) {
+	t, err := p.Token(rack)
+	return t != "", err
+}
 
 // TakeNotices returns one-time notices (such as a token migration) and
 // forgets them, so each is shown once.

@@ -317,8 +317,11 @@ func (sc *screen) say(format string, args ...any) {
 	fmt.Fprintf(sc.a.Stderr(), format+"\n", args...)
 }
 
-func (sc *screen) done() {
-	if sc.resume != nil {
+// done resumes the user's line after a decision that succeeded. After a
+// failure it stays ended: the error that follows starts on its own line,
+// with no dangling "Setting FOO... " before it.
+func (sc *screen) done(err *error) {
+	if sc.resume != nil && (err == nil || *err == nil) {
 		sc.resume()
 	}
 }
@@ -367,9 +370,9 @@ func (e *Engine) release(w *window) {
 // EnsureWindow makes sure the session has a fresh step-up window, prompting
 // the caller's terminal at most once per window for all terminals. The
 // command that verified uses the window it opened, however short.
-func (e *Engine) EnsureWindow(ctx context.Context, s Session, a Asker, r Request) error {
+func (e *Engine) EnsureWindow(ctx context.Context, s Session, a Asker, r Request) (err error) {
 	sc := &screen{a: a}
-	defer sc.done()
+	defer sc.done(&err)
 	w := e.win(s.Key)
 	if !r.Force && r.MFACode == "" && e.Fresh(s.Key) {
 		r.used("reused")

@@ -356,9 +356,9 @@ func (p *Proof) Settle(accepted bool) {
 // Proof makes a proof for one always-level request: a new code or
 // assertion each time, never a code already sent. It is recorded in the
 // ledger before it is returned.
-func (e *Engine) Proof(ctx context.Context, s Session, a Asker, r Request) (*Proof, error) {
+func (e *Engine) Proof(ctx context.Context, s Session, a Asker, r Request) (_ *Proof, err error) {
 	sc := &screen{a: a}
-	defer sc.done()
+	defer sc.done(&err)
 	w := e.win(s.Key)
 	if _, err := e.acquire(ctx, w, sc, r); err != nil {
 		return nil, err
@@ -425,4 +425,5 @@ func (e *Engine) ProofRefused(a Asker, s Session, p *Proof) {
 	p.Settle(false)
 	sc := &screen{a: a}
 	sc.say("Invalid code.%s", e.attemptsLeft(s.User))
+	sc.done(nil)
 }

@@ -72,6 +72,12 @@ func (l *Lines) BreakLine() (resume func()) {
 	}
 }
 
+// EndLine ends the open line, if any, for good: what follows (an error)
+// starts on a new line, and an already-ended line gets no blank one.
+func (l *Lines) EndLine() {
+	l.BreakLine()
+}
+
 // SetRaw forwards to the wrapped terminal when it can switch the user's
 // terminal to raw mode (the daemon's relay can), so wrapping hides nothing.
 func (l *Lines) SetRaw(on bool) error {

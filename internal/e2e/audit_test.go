@@ -51,7 +51,7 @@ func TestAuditLogRecordsCommandsWithoutSecrets(t *testing.T) {
 	e.mustRun(stepUpCmd...) // the window is fresh: reused
 	e.run("api", "-X", "PUT", "/api/v1/apps/demo/env", "-d", `{"env":{"SECRET_KEY":"hunter2hunter2"}}`)
 	e.run("racks", "DB_PASSWORD=sw0rdfish")
-	p := e.startPTY("prompted", "test-auth", "mfa")
+	p := e.startPTY("prompted", "test-auth", "totp")
 	p.waitText("Enter TOTP code:", 10*time.Second)
 	p.typeSecret(totpCodes.next(t, sb, admin))
 	p.wait(10 * time.Second)

@@ -299,10 +299,11 @@ func TestBuildCIDeployWithApproval(t *testing.T) {
 	}
 }
 
-// TestBuildStepUpBeforeProgress: a session whose step-up window has
-// closed is asked once, before any "Packaging source... " text, and a
+// TestBuildStepUpOnItsOwnLine: a session whose step-up window has closed
+// is asked once, when the build request (the first step-up request) is
+// refused for lack of MFA; the prompt starts on its own line, and a
 // --mfa-code is spent once for all of the build's step-up requests.
-func TestBuildStepUpBeforeProgress(t *testing.T) {
+func TestBuildStepUpOnItsOwnLine(t *testing.T) {
 	e, sb := mfaEnv(t)
 	dir := t.TempDir()
 	bldWrite(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
@@ -310,16 +311,16 @@ func TestBuildStepUpBeforeProgress(t *testing.T) {
 	e.stopAgent() // so the agent, too, knows the window is closed
 	p := e.startPTY("build needing step-up", "build", dir, "-a", "demo")
 	p.waitText("Enter TOTP code:", 10*time.Second)
-	if p.has("Packaging") {
-		t.Fatalf("progress before the prompt:\n%s", p.Output())
+	if out := p.Output(); !strings.Contains(out, "Starting build... \r\nStep-up MFA required for this operation.\r\n") {
+		t.Fatalf("the prompt did not start on its own line:\n%q", out)
 	}
 	p.typeSecret(totpCodes.next(t, sb, admin))
 	if code := p.wait(30 * time.Second); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, p.Output())
 	}
 	out := p.Output()
-	if strings.Count(out, "Enter TOTP code:") != 1 || strings.Index(out, "Packaging source... OK") < strings.Index(out, "Enter TOTP code:") {
-		t.Errorf("want one prompt, before the progress:\n%s", out)
+	if strings.Count(out, "Enter TOTP code:") != 1 || strings.Count(out, "Starting build... OK") != 1 {
+		t.Errorf("want one prompt and the build line completed once:\n%s", out)
 	}
 	contains(t, "pty build", out, "Starting build... OK", "Build:   B")
 

@@ -302,8 +302,12 @@ func TestConvoxWritesAskForMFA(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, p.Output())
 	}
 	// The agent still believed in the window the test closed, so the
-	// server's 401 brought the prompt mid-line; the line is then repeated.
-	if out := p.Output(); !strings.Contains(out, "MFA verified\r\nSetting FOO... OK") || !strings.Contains(out, "Release: R") {
+	// server's 401 brought the prompt while "Setting FOO... " was open:
+	// the line is ended before the prompt and resumed after it, and the
+	// step completes once.
+	if out := p.Output(); !strings.Contains(out, "Setting FOO... \r\nStep-up MFA required for this operation.") ||
+		!strings.Contains(out, "MFA verified\r\nSetting FOO... OK") || strings.Count(out, "Setting FOO... OK") != 1 ||
+		!strings.Contains(out, "Release: R") {
 		t.Errorf("env set under MFA:\n%s", out)
 	}
 
@@ -354,16 +358,17 @@ func TestConvoxBadInput(t *testing.T) {
 	}
 }
 
-// When the agent knows the window is closed (a fresh agent asks the
-// server), the prompt comes before any progress text, and a write made of
-// several requests prompts once.
-func TestConvoxPromptComesBeforeProgress(t *testing.T) {
+// The server is asked before the person: the first write goes without a
+// proof, and its 401 brings the prompt, which starts on a line of its own
+// even though "Restarting web... " is open. A write made of several
+// requests prompts once, and no step line is completed twice.
+func TestConvoxPromptStartsOnItsOwnLine(t *testing.T) {
 	e, sb := mfaEnv(t)
 	e.stopAgent()
 	p := e.startPTY("restart", "restart", "-a", "demo")
 	p.waitText("Enter TOTP code:", 10*time.Second)
-	if p.has("Restarting") {
-		t.Fatalf("progress before the prompt:\n%s", p.Output())
+	if out := p.Output(); !strings.Contains(out, "Restarting web... \r\nStep-up MFA required for this operation.\r\n") {
+		t.Fatalf("the prompt did not start on its own line:\n%q", out)
 	}
 	p.typeSecret(totpCodes.next(t, sb, admin))
 	p.waitText("Restarting worker... OK", 10*time.Second)
@@ -371,8 +376,12 @@ func TestConvoxPromptComesBeforeProgress(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, p.Output())
 	}
 	out := p.Output()
-	if strings.Count(out, "Enter TOTP code:") != 1 || strings.Count(out, "Restarting web... ") != 1 {
-		t.Errorf("want one prompt, then one line per service:\n%s", out)
+	if strings.Count(out, "Enter TOTP code:") != 1 || strings.Count(out, "Restarting web... OK") != 1 ||
+		strings.Count(out, "Restarting worker... OK") != 1 || !strings.Contains(out, "MFA verified\r\nRestarting web... OK\r\n") {
+		t.Errorf("want one prompt, then each line completed once:\n%s", out)
+	}
+	if n := sb.replays(t); n != 0 {
+		t.Errorf("%d replayed TOTP steps", n)
 	}
 }
 

@@ -186,7 +186,7 @@ func TestLockoutGuardStopsBeforeTheFifthFailure(t *testing.T) {
 		want := i + 1
 		p.typeSecret(fmt.Sprintf("00000%d", i))
 		deadline := time.Now().Add(10 * time.Second)
-		for strings.Count(p.Output(), "Invalid code") < want && !strings.Contains(p.Output(), "will not send another") {
+		for strings.Count(p.Output(), "Invalid code") < want && !strings.Contains(p.Output(), "Nothing was sent") {
 			if time.Now().After(deadline) {
 				t.Fatalf("no answer to wrong code %d:\n%s", want, p.Output())
 			}
@@ -196,7 +196,7 @@ func TestLockoutGuardStopsBeforeTheFifthFailure(t *testing.T) {
 	if code := p.wait(10 * time.Second); code == 0 {
 		t.Fatalf("succeeded after 4 wrong codes:\n%s", p.Output())
 	}
-	contains(t, "guard", p.Output(), "will not send another", "locks the account at 5")
+	contains(t, "guard", p.Output(), "Nothing was sent", "would lock your account", "Try again in")
 	// A second command within 5 minutes is refused without sending a code.
 	q := e.startPTY("guard2", stepUpCmd...)
 	if code := q.wait(10 * time.Second); code == 0 || strings.Contains(q.Output(), "Enter TOTP code:") {
@@ -304,15 +304,29 @@ func TestServerClosedWindowTriggersOneStepUpAndRetry(t *testing.T) {
 	}
 }
 
-func TestTestAuthMFAPrintsTheBlockAndVerifies(t *testing.T) {
+// test-auth mfa is a preflight: it prints the MFA block from the status,
+// needs no terminal and sends no code; test-auth totp runs a verification.
+func TestTestAuthMFAIsAPreflight(t *testing.T) {
 	e, sb := mfaEnv(t)
-	p := e.startPTY("test-auth", "test-auth", "mfa")
+	e.mustRun(append(stepUpCmd, "--mfa-code", totpCodes.next(t, sb, admin))...) // an active window
+	before := sb.requests(t)["POST /api/v1/auth/mfa/verify"]
+	r := e.run("test-auth", "mfa") // stdin is not a terminal
+	if r.Code != 0 {
+		t.Fatalf("test-auth mfa without a terminal: %s", r)
+	}
+	contains(t, "test-auth mfa", r.Out, "Authenticated as admin@example.com\n", "Role: admin\n",
+		"MFA enrolled: Yes\n", "MFA methods: TOTP", "Last MFA verification: ", "Step-up window: Active (expires in")
+	if d := sb.requests(t)["POST /api/v1/auth/mfa/verify"] - before; d != 0 {
+		t.Errorf("test-auth mfa sent %d verifications", d)
+	}
+
+	sb.expireStepUp(t, admin)
+	p := e.startPTY("test-auth", "test-auth", "totp")
 	p.waitText("Enter TOTP code:", 10*time.Second)
 	p.typeSecret(totpCodes.next(t, sb, admin))
 	if code := p.wait(10 * time.Second); code != 0 {
 		t.Fatalf("exit %d\n%s", code, p.Output())
 	}
-	contains(t, "test-auth mfa", p.Output(), "Authenticated as admin@example.com", "Role: admin",
-		"MFA enrolled: Yes", "MFA methods: TOTP", "Last MFA verification:", "Step-up window: Expired",
+	contains(t, "test-auth totp", p.Output(), "Step-up window: Expired", "Running a TOTP verification",
 		"MFA verified", "Step-up window: Active (expires in")
 }
