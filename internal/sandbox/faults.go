@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Injected faults let client tests see what a load balancer or a flaky
@@ -35,6 +36,11 @@ type Fault struct {
 	// gateway. WebSocket upgrades cannot be processed this way: the
 	// upgrade fails inside the sandbox, so no stream runs.
 	After bool `json:"after"`
+	// DelayMS holds the request this long (or until the client goes
+	// away) before anything else happens. With neither Status nor Drop
+	// the request is then served normally: a stalled gateway, which
+	// gives a test time to kill the client mid-request.
+	DelayMS int `json:"delay_ms,omitempty"`
 }
 
 func (f *Fault) normalize() error {
@@ -49,8 +55,12 @@ func (f *Fault) normalize() error {
 		return errors.New("sandbox endpoints cannot be faulted")
 	case f.Drop && f.Status != 0:
 		return errors.New("give status or drop, not both")
-	case !f.Drop && (f.Status < 200 || f.Status > 599):
+	case f.DelayMS < 0 || f.DelayMS > 60000:
+		return errors.New("delay_ms must be 0-60000")
+	case !f.Drop && f.DelayMS == 0 && (f.Status < 200 || f.Status > 599):
 		return errors.New("status must be 200-599, or set drop")
+	case f.Status != 0 && (f.Status < 200 || f.Status > 599):
+		return errors.New("status must be 200-599")
 	case f.Count < 0:
 		return errors.New("count must not be negative")
 	}
@@ -116,6 +126,13 @@ func (s *Server) takeFault(r *http.Request) *Fault {
 // serveFault answers r as f says. w is the connection's own writer, which
 // a drop hijacks; rec wraps it for the answer so the status is logged.
 func (s *Server) serveFault(w http.ResponseWriter, rec *statusRecorder, r *http.Request, f *Fault) {
+	if f.DelayMS > 0 {
+		sleepContext(r.Context(), time.Duration(f.DelayMS)*time.Millisecond)
+		if !f.Drop && f.Status == 0 {
+			s.handler.ServeHTTP(rec, r)
+			return
+		}
+	}
 	if f.After {
 		s.handler.ServeHTTP(&discardWriter{header: http.Header{}}, r)
 	}
