@@ -123,8 +123,15 @@ func (x *Ctx) withMFA(ctx context.Context, t *Target, tok, method, path string, 
 	s, r := x.mfaSession(t, tok), x.mfaRequest(ctx, t)
 	var proof *stepup.Proof
 	fromFlag := false
-	if code := x.G.MFACode; code != "" && (level == stepup.Always || !eng.Fresh(s.Key)) {
-		x.G.MFACode, r.MFACode, fromFlag = "", code, true
+	// takeCode moves --mfa-code into the request to the engine: the code
+	// is this command's proof, spent once.
+	takeCode := func() {
+		if x.G.MFACode != "" {
+			r.MFACode, x.G.MFACode, fromFlag = x.G.MFACode, "", true
+		}
+	}
+	if x.G.MFACode != "" && (level == stepup.Always || !eng.Fresh(s.Key)) {
+		takeCode()
 		if err := x.meet(ctx, t, s, r, level, &proof); err != nil {
 			return nil, err
 		}
@@ -172,9 +179,11 @@ func (x *Ctx) withMFA(ctx context.Context, t *Target, tok, method, path string, 
 			if err := x.mayAct(ctx, t, tok, method, path); err != nil {
 				return nil, err
 			}
+			takeCode() // the window this command relied on was closed
 			if err := x.meet(ctx, t, s, r, level, &proof); err != nil {
 				return nil, err
 			}
+			r.MFACode = ""
 			continue
 		case need == "enrollment":
 			return nil, ipc.Errorf(ipc.CodeForbidden, "%s", gateway.NewAPIError(method, raw).Text()).

@@ -88,6 +88,9 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 			s.Log.Warn("audit log", "err", err)
 		}
 	}
+	if stopAfter {
+		s.stopAccepting()
+	}
 	t.finish(exit)
 	if stopAfter {
 		s.Stop()

@@ -37,6 +37,10 @@ type Server struct {
 	stopOnce   sync.Once
 	stop       chan struct{}
 	runs       sync.WaitGroup
+
+	lnMu     sync.Mutex
+	ln       net.Listener
+	lnClosed bool
 }
 
 // New returns a server; call Serve.
@@ -100,11 +104,34 @@ func (s *Server) guard(next http.Handler) http.Handler {
 
 // Serve serves until Stop; it returns nil after a clean stop.
 func (s *Server) Serve(ln net.Listener) error {
+	s.lnMu.Lock()
+	s.ln = ln
+	closed := s.lnClosed
+	s.lnMu.Unlock()
+	if closed {
+		_ = ln.Close()
+	}
 	err := s.http.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// stopAccepting closes the listener at once, before a stopping agent
+// answers the command that stopped it: a command started right after
+// "agent stop" must find no agent (and start a new one), not reach this
+// one while it shuts down and lose its handshake.
+func (s *Server) stopAccepting() {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.lnClosed {
+		return
+	}
+	s.lnClosed = true
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
 }
 
 // Stop asks the server to stop; Done is closed when it has.
@@ -127,6 +154,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
+	s.stopAccepting()
 	writeJSON(w, http.StatusOK, map[string]any{"stopping": true, "pid": os.Getpid()})
 	s.Log.Info("shutdown requested over the API")
 	s.Stop()
