@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rack-gateway/rack-gateway/platform/filelock"
 	"github.com/rack-gateway/rack-gateway/platform/paths"
 )
 
@@ -108,7 +109,7 @@ func (l *Ledger) update(fn func(st *state, now time.Time) (changed bool, err err
 	if err := paths.EnsurePrivateDir(l.Dir); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	unlock, err := lockFile(filepath.Join(l.Dir, lockName))
+	unlock, err := filelock.Lock(filepath.Join(l.Dir, lockName))
 	if err != nil {
 		return fmt.Errorf("ledger: locking %s: %w", filepath.Join(l.Dir, lockName), err)
 	}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/rack-gateway/rack-gateway/platform/filelock"
 	"github.com/rack-gateway/rack-gateway/platform/paths"
 )
 
@@ -98,7 +99,7 @@ func (f *fileStore) update(change func(map[string]string) bool) error {
 	if err := paths.EnsurePrivateDir(f.dir); err != nil {
 		return fmt.Errorf("secrets: file store: %w", err)
 	}
-	unlock, err := lockFile(f.path + ".lock")
+	unlock, err := filelock.Lock(f.path + ".lock")
 	if err != nil {
 		return fmt.Errorf("secrets: locking %s: %w", f.path, err)
 	}

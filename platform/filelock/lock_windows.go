@@ -1,6 +1,6 @@
 //go:build windows
 
-package secrets
+package filelock
 
 import (
 	"os"
@@ -8,9 +8,9 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// lockFile takes an exclusive lock on path (see lock_flock.go for why a
-// separate lock file). LockFileEx blocks until the lock is granted.
-func lockFile(path string) (unlock func(), err error) {
+// Lock takes an exclusive lock on path, created 0600. LockFileEx blocks
+// until the lock is granted.
+func Lock(path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err

@@ -1,17 +1,15 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package secrets
+package filelock
 
 import (
 	"os"
 	"syscall"
 )
 
-// lockFile takes an exclusive advisory lock on path (created 0600), so two
-// agent processes (say, one shutting down while another starts) cannot both
-// read-modify-write the credentials file and lose an entry. The lock is a
-// separate file because the credentials file itself is replaced by rename.
-func lockFile(path string) (unlock func(), err error) {
+// Lock takes an exclusive advisory lock on path (created 0600), waiting
+// until it is granted, and returns the function that releases it.
+func Lock(path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
