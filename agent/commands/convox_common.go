@@ -337,7 +337,7 @@ func cvxAppReader(x *Ctx) (asJSON bool, c *rack.Client, app string, err error) {
 // nothing when a prompt already ended it.
 func (x *Ctx) endLine(w io.Writer) {
 	if l, ok := x.Term.(*term.Lines); ok {
-		l.EndLine()
+		l.EndLine(w)
 		return
 	}
 	fmt.Fprintln(w)

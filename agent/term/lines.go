@@ -72,10 +72,21 @@ func (l *Lines) BreakLine() (resume func()) {
 	}
 }
 
-// EndLine ends the open line, if any, for good: what follows (an error)
-// starts on a new line, and an already-ended line gets no blank one.
-func (l *Lines) EndLine() {
-	l.BreakLine()
+// EndLine ends the line just written to w for good, so that what follows
+// (an error) starts on a new line. On a terminal stream a line a prompt
+// already ended gets no blank line; a piped stream always gets its
+// newline, as it would without Lines.
+func (l *Lines) EndLine(w io.Writer) {
+	if lw, ok := w.(*lineWriter); ok && lw.l == l {
+		l.mu.Lock()
+		open := l.on == lw && len(l.open) > 0
+		l.mu.Unlock()
+		if open {
+			l.BreakLine()
+		}
+		return
+	}
+	_, _ = w.Write([]byte("\n"))
 }
 
 // SetRaw forwards to the wrapped terminal when it can switch the user's

@@ -57,6 +57,19 @@ func TestPipedStreamsAreUntouched(t *testing.T) {
 	}
 }
 
+func TestEndLine(t *testing.T) {
+	t.Parallel()
+	f := &fakeTerm{tty: ipc.TTYState{Stdout: true}}
+	l := TrackLines(f)
+	io.WriteString(l.Stdout(), "Setting FOO... ")
+	l.EndLine(l.Stdout())
+	l.EndLine(l.Stdout()) // already ended: no blank line
+	l.EndLine(l.Stderr()) // piped: a newline, as without Lines
+	if f.out.String() != "Setting FOO... \n" || f.err.String() != "\n" {
+		t.Fatalf("stdout %q, stderr %q", f.out.String(), f.err.String())
+	}
+}
+
 func TestSetRawWithoutSupport(t *testing.T) {
 	t.Parallel()
 	if err := TrackLines(&fakeTerm{}).SetRaw(true); err == nil {
