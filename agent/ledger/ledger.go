@@ -66,11 +66,20 @@ type Ledger struct {
 	// of an accepted one would hit the same server step and be refused as
 	// a replay. Nil means no user has.
 	SameStep func(user string) bool
+	// Grace is how much later than this process's clock the server may
+	// stamp an attempt (the request's travel time, its clock running
+	// behind ours). Attempts are recorded that much later, so an attempt
+	// leaves the 5-minute window by our clock no earlier than by the
+	// server's, and a code sent at the edge is never the server's fifth.
+	Grace time.Duration
 }
 
 // Open returns a Ledger for dir. Nothing is read or created until the first
 // call, so Open cannot fail.
-func Open(dir string) *Ledger { return &Ledger{Dir: dir} }
+func Open(dir string) *Ledger { return &Ledger{Dir: dir, Grace: DefaultGrace} }
+
+// DefaultGrace is Open's Grace: request latency plus modest clock skew.
+const DefaultGrace = 15 * time.Second
 
 func (l *Ledger) now() time.Time {
 	if l.Now != nil {
@@ -219,7 +228,7 @@ func (l *Ledger) Reserve(user string, f Factor, code string) (*Ticket, error) {
 		if err != nil {
 			return false, err
 		}
-		st.f.Users[user] = append(st.f.Users[user], attempt{ID: id, Time: now, Factor: f, Outcome: Pending, Hash: hash, Step: step})
+		st.f.Users[user] = append(st.f.Users[user], attempt{ID: id, Time: now.Add(l.Grace), Factor: f, Outcome: Pending, Hash: hash, Step: step})
 		t = &Ticket{l: l, user: user, id: id}
 		return true, nil
 	})

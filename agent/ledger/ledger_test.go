@@ -35,7 +35,28 @@ func newLedger(t *testing.T) (*Ledger, *clock) {
 	c := &clock{t: base}
 	l := Open(filepath.Join(t.TempDir(), "state"))
 	l.Now = c.Now
+	l.Grace = 0 // the rules' arithmetic, exactly; TestGrace covers Grace
 	return l, c
+}
+
+// With a grace, an attempt stays counted that much past five minutes by
+// our clock: the server stamped it later.
+func TestGrace(t *testing.T) {
+	t.Parallel()
+	l, c := newLedger(t)
+	l.Grace = DefaultGrace
+	for i := 0; i < 4; i++ {
+		reserve(t, l, user, Code, code(i), Rejected)
+	}
+	c.Set(base.Add(5 * time.Minute))
+	r := refusal(t, l.Check(user, Code, ""), "lockout")
+	if !r.RetryAt.Equal(base.Add(5*time.Minute + DefaultGrace)) {
+		t.Fatalf("RetryAt %v", r.RetryAt)
+	}
+	c.Set(base.Add(5*time.Minute + DefaultGrace))
+	if err := l.Check(user, Code, ""); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // reopen is a second process's view of the same directory.
