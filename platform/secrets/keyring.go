@@ -20,12 +20,31 @@ type keyringAPI interface {
 	Delete(service, user string) error
 }
 
-// goKeyring forwards to the real go-keyring package-level functions.
+// goKeyring forwards to the real go-keyring package-level functions, each
+// only once useSessionBus has found a bus, so no call can make godbus start
+// one.
 type goKeyring struct{}
 
-func (goKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
-func (goKeyring) Set(service, user, pw string) error       { return keyring.Set(service, user, pw) }
-func (goKeyring) Delete(service, user string) error        { return keyring.Delete(service, user) }
+func (goKeyring) Get(service, user string) (string, error) {
+	if err := useSessionBus(); err != nil {
+		return "", err
+	}
+	return keyring.Get(service, user)
+}
+
+func (goKeyring) Set(service, user, pw string) error {
+	if err := useSessionBus(); err != nil {
+		return err
+	}
+	return keyring.Set(service, user, pw)
+}
+
+func (goKeyring) Delete(service, user string) error {
+	if err := useSessionBus(); err != nil {
+		return err
+	}
+	return keyring.Delete(service, user)
+}
 
 // probeAccount is looked up by Open to test the keyring. Nothing is ever
 // stored under it; not-found is the healthy answer.
@@ -42,6 +61,8 @@ type keyringStore struct {
 	// running counts calls whose goroutine has not returned yet, including
 	// those that already timed out from the caller's point of view.
 	running atomic.Int32
+	// hung is set while the last call got no answer in time, for Describe.
+	hung atomic.Bool
 }
 
 func newKeyringStore(api keyringAPI, timeout time.Duration) *keyringStore {
@@ -51,14 +72,17 @@ func newKeyringStore(api keyringAPI, timeout time.Duration) *keyringStore {
 func (k *keyringStore) Kind() string { return BackendKeyring }
 
 func (k *keyringStore) Describe() string {
+	d := "OS keyring (Secret Service)"
 	switch runtime.GOOS {
 	case "darwin":
-		return "OS keyring (macOS Keychain)"
+		d = "OS keyring (macOS Keychain)"
 	case "windows":
-		return "OS keyring (Windows Credential Manager)"
-	default:
-		return "OS keyring (Secret Service)"
+		d = "OS keyring (Windows Credential Manager)"
 	}
+	if k.hung.Load() {
+		d += fmt.Sprintf(", not answering (no reply within %s)", k.timeout)
+	}
+	return d
 }
 
 func (k *keyringStore) Get(account string) (string, error) {
@@ -107,7 +131,8 @@ func (k *keyringStore) probe() error {
 // harmless: the caller sees an error and will retry or re-login.
 func (k *keyringStore) call(op string, fn func() (string, error)) (string, error) {
 	if n := k.running.Load(); n >= maxHanging {
-		return "", fmt.Errorf("secrets: keyring %s: %d earlier keyring calls are still blocked; the keyring service is unresponsive: %w", op, n, ErrTimeout)
+		k.hung.Store(true)
+		return "", &TimeoutError{Op: op, After: k.timeout, Blocked: int(n)}
 	}
 	type result struct {
 		v   string
@@ -124,14 +149,40 @@ func (k *keyringStore) call(op string, fn func() (string, error)) (string, error
 	defer timer.Stop()
 	select {
 	case r := <-done:
+		k.hung.Store(false)
 		if r.err != nil && !errors.Is(r.err, keyring.ErrNotFound) {
 			return "", fmt.Errorf("secrets: keyring %s: %w", op, r.err)
 		}
 		return r.v, r.err
 	case <-timer.C:
-		return "", fmt.Errorf("secrets: keyring %s: no answer after %s (is the keyring locked or its service hung?): %w", op, k.timeout, ErrTimeout)
+		k.hung.Store(true)
+		return "", &TimeoutError{Op: op, After: k.timeout}
 	}
 }
+
+// TimeoutError is the error of a keyring call that got no answer within the
+// timeout (a keyring waiting on an unlock prompt nobody sees, or a hung
+// Secret Service), or that was refused at once because earlier calls are
+// still waiting. errors.Is(err, ErrTimeout) reports true for it.
+type TimeoutError struct {
+	// Op is the call: get, set or delete.
+	Op string
+	// After is the per-call timeout.
+	After time.Duration
+	// Blocked, when non-zero, is how many earlier calls are still waiting;
+	// the call was then not even tried.
+	Blocked int
+}
+
+func (e *TimeoutError) Error() string {
+	if e.Blocked > 0 {
+		return fmt.Sprintf("secrets: keyring %s: the OS keyring is not answering (%d earlier calls are still waiting)", e.Op, e.Blocked)
+	}
+	return fmt.Sprintf("secrets: keyring %s: the OS keyring did not answer within %s (is it locked, or is its service hung?)", e.Op, e.After)
+}
+
+// Is makes errors.Is(err, ErrTimeout) hold.
+func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
 
 // keyringReason turns a keyring error into a few words for Describe and for
 // error messages, so `agent status` says "no D-Bus session bus" rather than a
@@ -152,6 +203,9 @@ func keyringReason(err error) string {
 			break
 		}
 		err = inner
+	}
+	if errors.Is(err, errNoSessionBus) {
+		return "no D-Bus session bus"
 	}
 	msg := err.Error()
 	switch {

@@ -37,8 +37,14 @@ const (
 // FileName is the name of the fallback file inside Options.FileDir.
 const FileName = "credentials.json"
 
-// DefaultTimeout bounds each keyring call when Options.Timeout is zero.
+// DefaultTimeout bounds each keyring call when Options.Timeout is zero and
+// EnvTimeout is unset.
 const DefaultTimeout = 3 * time.Second
+
+// EnvTimeout names the environment variable (a Go duration such as "500ms")
+// read when Options.Timeout is zero. Tests use it to keep a hung keyring
+// from costing seconds per call.
+const EnvTimeout = "RACK_GATEWAY_KEYRING_TIMEOUT"
 
 // ErrNotFound is returned by Store.Get when no secret exists for the account.
 var ErrNotFound = errors.New("secrets: no secret stored for this account")
@@ -75,17 +81,27 @@ type Options struct {
 	// Empty means paths.ConfigDir(""). It is created 0700 when the file
 	// store is chosen.
 	FileDir string
-	// Timeout bounds each keyring call; zero means DefaultTimeout.
+	// Timeout bounds each keyring call; zero means $RACK_GATEWAY_KEYRING_TIMEOUT,
+	// then DefaultTimeout.
 	Timeout time.Duration
 }
 
 // Open returns the Store selected by opts.
 //
 // With "auto" it probes the keyring once (a Get of a probe account, under the
-// timeout): go-keyring's not-found answer proves the keyring works, and any
-// other error or a timeout selects the file store, whose Describe says why in
-// a few words. "keyring" returns an error instead of falling back, for users
-// who would rather fail than have tokens on disk. "file" skips the keyring.
+// timeout): go-keyring's not-found answer proves the keyring works, and an
+// error saying there is no keyring (no D-Bus session bus, no Secret Service
+// on it, no default collection) selects the file store, whose Describe says
+// why in a few words. A keyring that is there but does not answer in time is
+// not "no keyring": falling back would hide the user's real tokens behind
+// "not logged in", so Open returns the keyring store and each call reports
+// the timeout (a *TimeoutError) until the keyring answers again. "keyring"
+// returns an error instead of falling back, for users who would rather fail
+// than have tokens on disk. "file" skips the keyring.
+//
+// On Linux the keyring is only tried when a session bus is reachable
+// (DBUS_SESSION_BUS_ADDRESS, or a socket at $XDG_RUNTIME_DIR/bus); one is
+// never started.
 func Open(opts Options) (Store, error) {
 	return openWith(opts, goKeyring{})
 }
@@ -104,12 +120,19 @@ func openWith(opts Options, api keyringAPI) (Store, error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
+		if v := strings.TrimSpace(os.Getenv(EnvTimeout)); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("secrets: %s=%q is not a positive duration (for example 3s or 500ms)", EnvTimeout, v)
+			}
+			timeout = d
+		}
 	}
 
 	switch backend {
 	case BackendKeyring:
 		ks := newKeyringStore(api, timeout)
-		if err := ks.probe(); err != nil {
+		if err := ks.probe(); err != nil && !errors.Is(err, ErrTimeout) {
 			// No "secrets:" prefix here: err already carries one.
 			return nil, fmt.Errorf("the OS keyring was requested but is unavailable (%s; %s=file stores tokens in a file instead): %w",
 				keyringReason(err), EnvBackend, err)
@@ -124,7 +147,7 @@ func openWith(opts Options, api keyringAPI) (Store, error) {
 	case BackendAuto:
 		ks := newKeyringStore(api, timeout)
 		err := ks.probe()
-		if err == nil {
+		if err == nil || errors.Is(err, ErrTimeout) {
 			return ks, nil
 		}
 		return openFileStore(opts.FileDir, "no keyring available: "+keyringReason(err))
