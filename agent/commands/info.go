@@ -217,7 +217,9 @@ func runAgentStatus(_ context.Context, x *Ctx) error {
 			marker = "*"
 		}
 		state := "not logged in"
-		if p.HasToken(name) {
+		if ok, err := p.TokenState(name); err != nil {
+			state = "unknown: " + ipc.AsError(storeErr(err)).Message
+		} else if ok {
 			state = "logged in as " + g.Email
 			if g.ExpiresAt != nil {
 				state += ", session expires " + untilText(*g.ExpiresAt)

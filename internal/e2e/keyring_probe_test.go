@@ -165,3 +165,113 @@ func TestNoKeyringDaemonsWithoutSessionBus(t *testing.T) {
 		t.Errorf("20 agent starts and 20 API-token commands left %d daemons running: %s", len(left), strings.Join(names, ", "))
 	}
 }
+
+// privateKeyring starts a D-Bus session bus and an unlocked gnome-keyring
+// on it, for one test: a test that freezes the keyring must not freeze the
+// one other tests share. It returns the bus address and the keyring
+// daemon's pid; both processes end with the test.
+func privateKeyring(t *testing.T, root string) (string, int) {
+	t.Helper()
+	for _, tool := range []string{"dbus-daemon", "dbus-send", "gnome-keyring-daemon"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (Debian packages dbus and gnome-keyring)", tool)
+		}
+	}
+	dir := filepath.Join(root, "keyring")
+	for _, d := range []string{filepath.Join(dir, "run"), filepath.Join(dir, "data")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := "unix:path=" + filepath.Join(dir, "bus")
+	start := func(cmd *exec.Cmd) {
+		t.Helper()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGCONT)
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
+	bus := exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--address="+addr)
+	start(bus)
+	waitFor(t, "the private session bus", 10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(dir, "bus"))
+		return err == nil
+	})
+	kr := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
+	kr.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr,
+		"XDG_RUNTIME_DIR="+filepath.Join(dir, "run"), "XDG_DATA_HOME="+filepath.Join(dir, "data"))
+	// --unlock reads the new login keyring's password from stdin.
+	kr.Stdin = strings.NewReader("pass")
+	start(kr)
+	waitFor(t, "org.freedesktop.secrets on the private bus", 10*time.Second, func() bool {
+		out, _ := exec.Command("dbus-send", "--bus="+addr, "--print-reply", "--dest=org.freedesktop.DBus",
+			"/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames").Output()
+		return strings.Contains(string(out), `"org.freedesktop.secrets"`)
+	})
+	return addr, kr.Process.Pid
+}
+
+// A keyring that stops answering (here: its daemon stopped with SIGSTOP)
+// is reported as such, with the way out, and not as "not logged in": the
+// session is still in it, and it works again once the keyring answers.
+func TestStoppedKeyringIsReported(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("RACK_GATEWAY_KEYRING_TEST") != "1" {
+		t.Skip("set RACK_GATEWAY_KEYRING_TEST=1 inside .ci/keyring-session.sh to test against a real gnome-keyring")
+	}
+	e := newEnv(t)
+	addr, keyringPID := privateKeyring(t, e.root)
+	noSessionBus(e)
+	e.set("DBUS_SESSION_BUS_ADDRESS", addr)
+	e.set("RACK_GATEWAY_SECRET_STORE", "") // auto
+	e.set("RACK_GATEWAY_KEYRING_TIMEOUT", "500ms")
+	e.login("prod", "admin@example.com")
+	contains(t, "rack", e.mustRun("rack").Out, "Token store: OS keyring")
+	pid := e.agentPID()
+	e.mustRun("agent", "stop")
+	waitFor(t, "the agent to exit", 10*time.Second, func() bool { return !pidAlive(pid) })
+
+	if err := syscall.Kill(keyringPID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = syscall.Kill(keyringPID, syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(resume)
+
+	for _, args := range [][]string{{"test-auth"}, {"rack"}} {
+		r := e.run(args...)
+		t.Logf("%s with the keyring stopped: exit %d\n%s", args[0], r.Code, r.Err)
+		if r.Code == 0 || r.Code == 5 {
+			t.Errorf("%s with the keyring stopped: exit %d, want a failure that is not 'not logged in' (5)\n%s", args[0], r.Code, r)
+		}
+		contains(t, args[0]+" stderr", r.Err, "the OS keyring did not answer within 500ms", "RACK_GATEWAY_SECRET_STORE=file")
+		if strings.Contains(strings.ToLower(r.Out+r.Err), "not logged in") {
+			t.Errorf("%s says 'not logged in' although the session is in the keyring:\n%s", args[0], r)
+		}
+	}
+	r := e.mustRun("agent", "status")
+	contains(t, "agent status", r.Out, "Token store: OS keyring", "not answering")
+
+	resume()
+	// The same agent uses the keyring again once it answers.
+	waitFor(t, "test-auth to work once the keyring answers", 20*time.Second, func() bool {
+		return e.run("test-auth").Code == 0
+	})
+	contains(t, "test-auth", e.mustRun("test-auth").Out, "Authenticated as admin@example.com")
+}
