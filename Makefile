@@ -8,6 +8,9 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/rack-gateway/rack-gateway/internal/buildinfo.Version=$(VERSION) -X github.com/rack-gateway/rack-gateway/internal/buildinfo.Commit=$(COMMIT)
 TESTFLAGS ?= -count=1 -timeout 15m
 STATICCHECK ?= v0.8.2
+GORELEASER  ?= v2.15.1
+PREFIX    ?= /usr/local
+DESTDIR   ?=
 
 # The agent talks to security keys through libfido2 (cgo) when its headers
 # are installed (Debian: libfido2-dev). Without them, build the pure-Go
@@ -18,7 +21,7 @@ ifeq ($(wildcard /usr/include/fido.h),)
 export GOFLAGS := $(strip $(GOFLAGS) -tags=nofido)
 endif
 
-.PHONY: all build test test-short demo bench lint vet fmt cross clean
+.PHONY: all build test test-short demo bench lint vet fmt cross dist install clean
 
 all: build
 
@@ -66,5 +69,34 @@ cross:
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o /dev/null ./cmd/rack-gateway-agent || exit 1; \
 	done
 
+# Release archives, .deb and .rpm packages, checksums and the Homebrew
+# formula, as a local snapshot in dist/ (see packaging/goreleaser.yaml).
+# goreleaser gives up on all git facts (commit "none") in a clone without a
+# remote, so such a clone lends it the project's URL for this run only.
+dist:
+	@if [ -z "$$(git remote 2>/dev/null)" ]; then \
+	  export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url GIT_CONFIG_VALUE_0=https://github.com/rack-gateway/rack-gateway.git; \
+	fi; \
+	set -x; $(GO) run github.com/goreleaser/goreleaser/v2@$(GORELEASER) release --snapshot --clean --config packaging/goreleaser.yaml
+
+# What the packages hold, under $(DESTDIR)$(PREFIX) (README.md, "Install"):
+# bin/, share/man/man1/, the bash, zsh and fish completions, the systemd user
+# unit in lib/systemd/user/ (running $(PREFIX)/bin/rack-gateway-agent) and
+# the prompt snippets in share/rack-gateway/shell/.
+install: build
+	$(GO) run ./packaging/genman -version $(VERSION) -date "$$(git log -1 --format=%cs 2>/dev/null)" $(BIN)/share
+	sed 's|/usr/bin/rack-gateway-agent|$(PREFIX)/bin/rack-gateway-agent|' packaging/systemd/rack-gateway-agent.service >$(BIN)/share/rack-gateway-agent.service
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(PREFIX)/lib/systemd/user \
+	  $(DESTDIR)$(PREFIX)/share/rack-gateway/shell
+	install -m 0755 $(BIN)/rack-gateway $(BIN)/rack-gateway-agent $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(BIN)/share/man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(BIN)/share/completions/rack-gateway.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rack-gateway
+	install -m 0644 $(BIN)/share/completions/_rack-gateway $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_rack-gateway
+	install -m 0644 $(BIN)/share/completions/rack-gateway.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/rack-gateway.fish
+	install -m 0644 $(BIN)/share/rack-gateway-agent.service $(DESTDIR)$(PREFIX)/lib/systemd/user/rack-gateway-agent.service
+	install -m 0644 packaging/shell/* $(DESTDIR)$(PREFIX)/share/rack-gateway/shell/
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
