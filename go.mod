@@ -8,6 +8,7 @@ require (
 	github.com/go-webauthn/webauthn v0.18.2
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/websocket v1.5.3
+	github.com/kardianos/service v1.3.0
 	github.com/keys-pub/go-libfido2 v1.5.4-0.20230628025503-281619cff413
 	github.com/pkg/errors v0.9.1
 	github.com/pquerna/otp v1.5.0
