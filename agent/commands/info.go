@@ -198,6 +198,7 @@ func runVersion(ctx context.Context, x *Ctx) error {
 func runAgentStatus(_ context.Context, x *Ctx) error {
 	fmt.Fprintf(x.Out, "Agent: running (pid %d, version %s, up %s)\n", os.Getpid(), x.Core.Version, time.Since(x.Core.Started).Round(time.Second))
 	fmt.Fprintf(x.Out, "Socket: %s\n", x.Socket)
+	printServiceStatus(x)
 	p, err := x.Profile()
 	if err != nil {
 		return err
@@ -236,7 +237,7 @@ func runAgentStatus(_ context.Context, x *Ctx) error {
 
 func runAgentStop(_ context.Context, x *Ctx) error {
 	fmt.Fprintf(x.Out, "Agent stopped (pid %d)\n", os.Getpid())
-	if x.Shutdown != nil {
+	if x.Shutdown != nil && !stopThroughService(x) {
 		x.Shutdown()
 	}
 	return nil
