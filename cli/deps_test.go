@@ -27,7 +27,8 @@ func TestThinCLIDependencies(t *testing.T) {
 			case strings.Contains(pkg, "/rack-gateway/agent"):
 				t.Errorf("CGO_ENABLED=%s: the CLI imports %s", cgo, pkg)
 			case strings.Contains(pkg, "go-keyring"), strings.Contains(pkg, "libfido2"),
-				strings.Contains(pkg, "godbus"), strings.Contains(pkg, "platform/secrets"):
+				strings.Contains(pkg, "godbus"), strings.Contains(pkg, "platform/secrets"),
+				strings.Contains(pkg, "kardianos"), strings.Contains(pkg, "platform/service"):
 				t.Errorf("CGO_ENABLED=%s: the CLI imports %s", cgo, pkg)
 			case cgo == "0" && pkg == "runtime/cgo":
 				t.Errorf("CGO_ENABLED=0: the CLI links runtime/cgo")

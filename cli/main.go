@@ -39,9 +39,10 @@ func Main(args []string, s Streams) int {
 		// file, so it must come before anything that could reach the agent.
 		return runPrompt(args, s)
 	}
-	if mode := execMode(args, os.Getenv("RACK_GATEWAY_API_TOKEN")); mode != "" {
+	if mode := execMode(args, os.Getenv("RACK_GATEWAY_API_TOKEN")); mode != "" || isServiceCommand(args) {
 		// API tokens and --no-agent never touch the daemon or the keyring:
-		// the same command code runs in-process in the agent binary.
+		// the same command code runs in-process in the agent binary. So do
+		// the commands that install, start or restart the daemon itself.
 		status, err := execAgent(args)
 		if err != nil {
 			return report(s.Err, ipc.AsError(err))

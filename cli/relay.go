@@ -32,7 +32,7 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 			c.Close()
 		}
 	}
-	conn, err := connect(ctx, sock)
+	conn, err := connect(ctx, sock, s.Err)
 	if err != nil {
 		return 0, err
 	}
@@ -47,15 +47,12 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 }
 
 // connect dials the agent's run endpoint, starting the agent when nothing
-// answers, and upgrades the connection to a websocket.
-func connect(ctx context.Context, sock string) (*websocket.Conn, error) {
+// answers (through its service when installed), and upgrades the
+// connection to a websocket. Notices about the start go to errw.
+func connect(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, error) {
 	nc, err := ipc.Dial(ctx, sock)
 	if err != nil && ipc.IsNotRunning(err) {
-		var started *spawned
-		if started, err = startAgent(); err != nil {
-			return nil, err
-		}
-		nc, err = started.dial(ctx, sock)
+		nc, err = launch(ctx, sock, errw)
 	}
 	if err != nil {
 		var typed *ipc.Error
