@@ -42,10 +42,10 @@ func (t *localTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 	defer t.promptMu.Unlock()
 	v, err := tty.Ask(ctx, t.err, p.Text, p.Secret)
 	if ctx.Err() != nil {
-		return "", ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+		return "", ipc.Interrupted("interrupted")
 	}
 	if err != nil {
-		return "", ipc.Errorf(ipc.CodeInterrupted, "no answer: %v", err)
+		return "", ipc.Wrap(ipc.CodeInterrupted, err, "no answer: %v", err)
 	}
 	return v, nil
 }

@@ -25,6 +25,8 @@ const (
 	CodeBadRequest         = "bad_request"         // malformed local API request
 	CodeKeyring            = "keyring_unavailable" // the OS keyring is there but does not answer
 	CodeService            = "service_error"       // the OS service manager failed or is missing
+	CodeSecretStore        = "secret_store"        // the keyring or credentials file failed
+	CodeConfig             = "config"              // config.json cannot be read or written
 	CodeInternal           = "internal"            // a bug
 )
 
@@ -34,9 +36,21 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
+	// cause is the error this one describes, for errors.Is and errors.As
+	// in the process that made it. It never crosses the wire: only the
+	// words and the code do.
+	cause error
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.cause }
+
+// Wrap builds an *Error with a formatted message that keeps cause.
+func Wrap(code string, cause error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), cause: cause}
+}
 
 // Errorf builds an *Error with a formatted message.
 func Errorf(code, format string, args ...any) *Error {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/rack"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
@@ -118,8 +120,8 @@ func cvxRunAppsDelete(ctx context.Context, x *Ctx) error {
 		// Wait until the rack no longer knows the app, as upstream does.
 		for {
 			_, err := c.AppGet(ctx, name)
-			var ie *ipc.Error
-			if errors.As(err, &ie) && ie.Code == ipc.CodeNotFound {
+			var ae *gateway.APIError
+			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 				return "", nil
 			}
 			if err != nil {

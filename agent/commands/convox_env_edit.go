@@ -60,10 +60,10 @@ func edtRun(ctx context.Context, x *Ctx) error {
 	// after it returns.
 	res, err := x.Term.Do(context.WithoutCancel(ctx), ipc.Action{Kind: ipc.ActionEditFile, Content: []byte(text)})
 	if ctx.Err() != nil {
-		return ipc.Errorf(ipc.CodeInterrupted, "interrupted; nothing was changed")
+		return ipc.Interrupted("interrupted; nothing was changed")
 	}
 	if err != nil {
-		return ipc.Errorf(ipc.CodeInterrupted, "the terminal went away during the edit: %v; nothing was changed", err)
+		return ipc.Wrap(ipc.CodeInterrupted, err, "the terminal went away during the edit: %v; nothing was changed", err)
 	}
 	if res.Error != "" {
 		return ipc.Errorf(ipc.CodeUsage, "%s", res.Error).WithHint("Nothing was changed.")

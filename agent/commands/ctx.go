@@ -90,7 +90,7 @@ func (x *Ctx) Profile() (*core.Profile, error) {
 	}
 	p, err := x.Core.Profile(dir)
 	if err != nil {
-		return nil, ipc.Errorf(ipc.CodeInternal, "%v", err)
+		return nil, configErr(err)
 	}
 	for _, n := range p.TakeNotices() {
 		x.Progress("%s", n)

@@ -11,7 +11,9 @@ import (
 )
 
 // gatewayErr turns a gateway client error into a typed error the user can
-// act on, keeping the server's own words (gateway-api.md §8.1).
+// act on, keeping the server's own words. It is the only place an HTTP
+// status becomes an error code; the typed error keeps the gateway error as
+// its cause.
 func gatewayErr(t *Target, err error) error {
 	if err == nil {
 		return nil
@@ -21,37 +23,37 @@ func gatewayErr(t *Target, err error) error {
 		return typed
 	}
 	if errors.Is(err, context.Canceled) {
-		return ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+		return ipc.Interrupted("interrupted")
 	}
 	var ne *gateway.NetError
 	if errors.As(err, &ne) {
-		return ipc.Errorf(ipc.CodeGatewayUnreachable, "%v", ne).
+		return ipc.Wrap(ipc.CodeGatewayUnreachable, err, "%v", ne).
 			WithHint("Check the gateway URL and your network; 'rack-gateway rack' shows the URL in use.")
 	}
 	var br *gateway.BadResponseError
 	if errors.As(err, &br) {
-		return ipc.Errorf(ipc.CodeGateway, "%v", br)
+		return ipc.Wrap(ipc.CodeGateway, err, "%v", br)
 	}
 	var ae *gateway.APIError
 	if !errors.As(err, &ae) {
-		return ipc.Errorf(ipc.CodeInternal, "%v", err)
+		return ipc.Wrap(ipc.CodeInternal, err, "%v", err)
 	}
 	text := ae.Text()
 	switch {
 	case ae.Status == http.StatusUnauthorized && isSessionProblem(text):
-		e := ipc.Errorf(ipc.CodeSessionExpired, "%s", text)
+		e := ipc.Wrap(ipc.CodeSessionExpired, err, "%s", text)
 		if t != nil {
 			return e.WithHint("Run: rack-gateway login %s", loginArgs(t))
 		}
 		return e
 	case ae.Status == http.StatusForbidden:
-		return ipc.Errorf(ipc.CodeForbidden, "%s", text)
+		return ipc.Wrap(ipc.CodeForbidden, err, "%s", text)
 	case ae.Status == http.StatusNotFound:
-		return ipc.Errorf(ipc.CodeNotFound, "%s", text)
-	case ae.Status >= 500:
-		return ipc.Errorf(ipc.CodeGateway, "the gateway at %s failed (HTTP %d): %s", hostOf(ae.URL), ae.Status, text)
+		return ipc.Wrap(ipc.CodeNotFound, err, "%s", text)
+	case ae.Status >= 500 && !ae.Convox:
+		return ipc.Wrap(ipc.CodeGateway, err, "the gateway at %s failed (HTTP %d): %s", hostOf(ae.URL), ae.Status, text)
 	default:
-		return ipc.Errorf(ipc.CodeGateway, "%s", text)
+		return ipc.Wrap(ipc.CodeGateway, err, "%s", text)
 	}
 }
 

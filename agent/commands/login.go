@@ -108,7 +108,7 @@ func runLogin(ctx context.Context, x *Ctx) error {
 		}
 	}
 	if err := p.SetToken(rack, res.Token); err != nil {
-		return ipc.Errorf(ipc.CodeInternal, "%v", err)
+		return storeErr(err)
 	}
 	err = p.Update(func(c *config.Config) error {
 		gwc := c.Gateways[rack]
@@ -124,7 +124,7 @@ func runLogin(ctx context.Context, x *Ctx) error {
 		return nil
 	})
 	if err != nil {
-		return ipc.Errorf(ipc.CodeInternal, "%v", err)
+		return configErr(err)
 	}
 	x.Core.Log.Info("login", "rack", rack, "email", res.Email)
 	key := core.SessionKey(p.Dir, rack)
@@ -250,7 +250,7 @@ func pollLogin(ctx context.Context, x *Ctx, gw *gateway.Client, req gateway.Comp
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ipc.Errorf(ipc.CodeInterrupted, "login cancelled")
+			return nil, ipc.Interrupted("login cancelled")
 		case <-tick.C:
 		}
 	}

@@ -106,9 +106,11 @@ func Run(ctx context.Context, env *Env, inv *ipc.Invocation, t term.Terminal) (i
 	}
 	if err := cmd.Run(ctx, x); err != nil {
 		if ctx.Err() != nil && !isTyped(err) {
-			return 0, ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+			return 0, ipc.Interrupted("interrupted")
 		}
-		return 0, err
+		// Gateway and rack answers become typed errors here, by one set of
+		// rules, whichever path they took up.
+		return 0, gatewayErr(nil, err)
 	}
 	return x.Status, nil
 }

@@ -51,7 +51,7 @@ func runLogout(ctx context.Context, x *Ctx) error {
 	if tok != "" && t.URL != "" {
 		if err := x.Core.Gateway(t.URL).Logout(ctx, tok); err != nil {
 			if ctx.Err() != nil {
-				return ipc.Errorf(ipc.CodeInterrupted, "logout cancelled; the session was kept")
+				return ipc.Interrupted("logout cancelled; the session was kept")
 			}
 			// Removing the local copy is still what the user asked for;
 			// say plainly that the server may still honour the session.
@@ -59,7 +59,7 @@ func runLogout(ctx context.Context, x *Ctx) error {
 		}
 	}
 	if err := t.Profile.DeleteToken(t.Name); err != nil {
-		return ipc.Errorf(ipc.CodeInternal, "%v", err)
+		return storeErr(err)
 	}
 	if t.Gateway != nil {
 		err := t.Profile.Update(func(c *config.Config) error {
@@ -69,7 +69,7 @@ func runLogout(ctx context.Context, x *Ctx) error {
 			return nil
 		})
 		if err != nil {
-			return ipc.Errorf(ipc.CodeInternal, "%v", err)
+			return configErr(err)
 		}
 	}
 	x.Core.Log.Info("logout", "rack", t.Name)

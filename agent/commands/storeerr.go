@@ -24,5 +24,16 @@ func storeErr(err error) error {
 		return ipc.Errorf(ipc.CodeKeyring, "%s; unlock it or set %s=file", msg, secrets.EnvBackend).
 			WithHint("A locked keyring waits for an unlock prompt; with %s=file the agent keeps tokens in a 0600 file instead (log in again there).", secrets.EnvBackend)
 	}
-	return ipc.Errorf(ipc.CodeInternal, "%v", err)
+	return ipc.Wrap(ipc.CodeSecretStore, err, "%v", err)
+}
+
+// configErr is a config.json that cannot be read or written. A secret
+// store failure met on the way (loading a profile opens its store) keeps
+// its own words.
+func configErr(err error) error {
+	var te *secrets.TimeoutError
+	if errors.As(err, &te) {
+		return storeErr(err)
+	}
+	return ipc.Wrap(ipc.CodeConfig, err, "%v", err)
 }

@@ -96,11 +96,25 @@ type APIError struct {
 	Message     string // JSON "message"
 	Body        string // trimmed raw body when it was not JSON
 	Header      http.Header
+	// Convox marks a rack-proxy answer, rendered the way the Convox CLI
+	// renders it (see NewProxyError).
+	Convox bool
 }
 
 // Text is what the server meant to tell the user: message, else error, else
-// the raw body (gateway-api.md §8.1).
+// the raw body. A rack-proxy answer shows its "error" member only, as the
+// Convox CLI does.
 func (e *APIError) Text() string {
+	if e.Convox {
+		switch {
+		case e.Code != "":
+			return e.Code
+		case e.Body != "":
+			return e.Body
+		default:
+			return fmt.Sprintf("response status %d", e.Status)
+		}
+	}
 	switch {
 	case e.Message != "":
 		return e.Message
@@ -284,6 +298,25 @@ func NewAPIError(method string, raw *Raw) *APIError {
 	}
 	if e.Code == "" && e.Message == "" {
 		e.Body = snippetN(trimmed, 300)
+	}
+	return e
+}
+
+// NewProxyError reads a failed rack-proxy answer the way the Convox SDK
+// does: the JSON "error" member (any case) when there is one, else the
+// trimmed body as it is (the gateway's own text refusals), else the status.
+func NewProxyError(method string, raw *Raw) *APIError {
+	e := &APIError{Method: method, URL: raw.URL, Status: raw.Status, Header: raw.Header, Convox: true}
+	var obj map[string]any
+	if json.Unmarshal(raw.Body, &obj) == nil {
+		for k, v := range obj {
+			if s, ok := v.(string); ok && strings.EqualFold(k, "error") && s != "" {
+				e.Code = s
+			}
+		}
+	}
+	if e.Code == "" {
+		e.Body = strings.TrimSpace(string(raw.Body))
 	}
 	return e
 }

@@ -7,11 +7,9 @@ package rack
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
@@ -280,34 +278,10 @@ func (c *Client) call(ctx context.Context, method, path string, form url.Values,
 	return nil
 }
 
-// ResponseError renders a failed proxy answer the way the Convox SDK does
-// (§8.1): the JSON "error" member (any case) when there is one, else the
-// trimmed body as is (the gateway's own text refusals), else the status.
-// The code follows the status so exit statuses and hints stay meaningful.
-func ResponseError(raw *gateway.Raw) *ipc.Error {
-	msg := ""
-	var obj map[string]any
-	if json.Unmarshal(raw.Body, &obj) == nil {
-		for k, v := range obj {
-			if s, ok := v.(string); ok && strings.EqualFold(k, "error") && s != "" {
-				msg = s
-			}
-		}
-	}
-	if msg == "" {
-		msg = strings.TrimSpace(string(raw.Body))
-	}
-	if msg == "" {
-		msg = fmt.Sprintf("response status %d", raw.Status)
-	}
-	code := ipc.CodeGateway
-	switch raw.Status {
-	case http.StatusUnauthorized:
-		code = ipc.CodeSessionExpired
-	case http.StatusForbidden:
-		code = ipc.CodeForbidden
-	case http.StatusNotFound:
-		code = ipc.CodeNotFound
-	}
-	return ipc.Errorf(code, "%s", msg)
+// ResponseError is a failed proxy answer as an error of the gateway
+// client's: commands turn every such error into what the user sees in one
+// place, so codes and hints follow the same rules for native and proxy
+// answers.
+func ResponseError(raw *gateway.Raw) *gateway.APIError {
+	return gateway.NewProxyError("", raw)
 }

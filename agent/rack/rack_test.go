@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
-	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
 // fake answers every request with one canned response and records it.
@@ -56,20 +55,19 @@ func TestErrorsKeepTheServersWords(t *testing.T) {
 	cases := []struct {
 		status   int
 		body     string
-		code     string
 		wantText string
 	}{
-		{404, `{"error":"no such app: x"}`, ipc.CodeNotFound, "no such app: x"},
-		{403, "You don't have permission to run processes.\n", ipc.CodeForbidden, "You don't have permission to run processes."},
-		{403, `{"Error":"rack disabled"}`, ipc.CodeForbidden, "rack disabled"},
-		{500, "", ipc.CodeGateway, "response status 500"},
-		{404, "404 page not found", ipc.CodeNotFound, "404 page not found"},
+		{404, `{"error":"no such app: x"}`, "no such app: x"},
+		{403, "You don't have permission to run processes.\n", "You don't have permission to run processes."},
+		{403, `{"Error":"rack disabled"}`, "rack disabled"},
+		{500, "", "response status 500"},
+		{404, "404 page not found", "404 page not found"},
 	}
 	for _, tc := range cases {
 		f := &fake{status: tc.status, body: tc.body}
 		_, err := New(f.do).AppGet(context.Background(), "x")
-		var ie *ipc.Error
-		if !errors.As(err, &ie) || ie.Message != tc.wantText || ie.Code != tc.code {
+		var ae *gateway.APIError
+		if !errors.As(err, &ae) || ae.Text() != tc.wantText || ae.Status != tc.status {
 			t.Errorf("%d %q: got %#v", tc.status, tc.body, err)
 		}
 	}

@@ -228,12 +228,12 @@ func (t *wsTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 		_ = writeControl(t, &ipc.Control{Type: ipc.MsgPromptDone, Answer: &ipc.Answer{ID: p.ID}})
 	}
 	if err := writeControl(t, &ipc.Control{Type: ipc.MsgPrompt, Prompt: &p}); err != nil {
-		return "", ipc.Errorf(ipc.CodeInterrupted, "terminal went away")
+		return "", ipc.Interrupted("terminal went away")
 	}
 	select {
 	case a := <-ch:
 		if a.Error != "" {
-			return "", ipc.Errorf(ipc.CodeInterrupted, "%s", a.Error)
+			return "", ipc.Interrupted(a.Error)
 		}
 		answered("terminal")
 		return a.Value, nil
@@ -244,9 +244,9 @@ func (t *wsTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 	case <-ctx.Done():
 		// Withdraw the question so the terminal gets its echo back.
 		withdraw()
-		return "", ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+		return "", ipc.Interrupted("interrupted")
 	case <-t.gone:
-		return "", ipc.Errorf(ipc.CodeInterrupted, "terminal went away")
+		return "", ipc.Interrupted("terminal went away")
 	}
 }
 
