@@ -20,7 +20,7 @@ func natSleep(ctx context.Context, d time.Duration) error {
 	defer tm.Stop()
 	select {
 	case <-ctx.Done():
-		return ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+		return ipc.Interrupted("interrupted")
 	case <-tm.C:
 		return nil
 	}
@@ -125,7 +125,7 @@ func natRunApprovalApprove(ctx context.Context, x *Ctx) error {
 	if x.Term.CanPrompt() && x.Inv.TTY.Stdin {
 		text := fmt.Sprintf("\nPress Enter to approve %s on rack %s (or Ctrl+C to abort):", r.App, t.Name)
 		if _, err := x.Term.Prompt(ctx, ipc.Prompt{Text: text, Rack: t.Name, Command: "rack-gateway " + x.Cmd.Name, Reason: "confirm"}); err != nil {
-			return ipc.Errorf(ipc.CodeInterrupted, "aborted")
+			return ipc.Interrupted("aborted")
 		}
 	}
 	approved, _, err := natApprove(ctx, x, t, r.PublicID, notes)

@@ -110,7 +110,7 @@ func natRunWeb(ctx context.Context, x *Ctx) error {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+			return ipc.Interrupted("interrupted")
 		}
 		fmt.Fprintf(x.Out, "Failed to open browser automatically: %v\n", err)
 		fmt.Fprintf(x.Out, "Please open this URL manually: %s\n", u)
