@@ -159,6 +159,7 @@ type Directive struct {
 	Section, Key, Value string
 }
 
+// String renders d as "[Section] Key=Value", for comparisons and messages.
 func (d Directive) String() string { return "[" + d.Section + "] " + d.Key + "=" + d.Value }
 
 // ParseUnit reads the directives of a systemd unit, in order. Comments and
