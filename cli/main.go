@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/rack-gateway/rack-gateway/internal/buildinfo"
+	"github.com/rack-gateway/rack-gateway/internal/grammar"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/platform/tty"
 )
@@ -121,25 +122,7 @@ func firstTTY(s Streams) *os.File {
 	return nil
 }
 
-// valueFlags are the global flags that take a separate value.
-var valueFlags = map[string]bool{"-r": true, "--rack": true, "--config": true, "--api-token": true, "--mfa-code": true, "--mfa-method": true}
-
-// commandWords returns up to n leading non-flag words of args: the command
-// name, for the few decisions the CLI makes before asking the agent.
-func commandWords(args []string, n int) []string {
-	var out []string
-	for i := 0; i < len(args) && len(out) < n; i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		if strings.HasPrefix(a, "-") {
-			if valueFlags[a] {
-				i++
-			}
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
-}
+// commandWords returns up to n leading command words of args, wherever
+// flags stand among them (internal/grammar): the command name, for the few
+// decisions the CLI makes before asking the agent.
+func commandWords(args []string, n int) []string { return grammar.FirstWords(args, n) }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rack-gateway/rack-gateway/internal/grammar"
 	"github.com/rack-gateway/rack-gateway/platform/statusfile"
 )
 
@@ -124,7 +125,7 @@ func parsePromptArgs(args []string) (promptOptions, error) {
 			o.format, err = flagValue(args, &i, val, hasVal)
 		case name == "-r" || name == "--rack":
 			o.rack, err = flagValue(args, &i, val, hasVal)
-		case valueFlags[name]:
+		case grammar.TakesNext(name, grammar.GlobalLookup) || hasVal:
 			_, err = flagValue(args, &i, val, hasVal)
 		case name == "--no-agent":
 		default:

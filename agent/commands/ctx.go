@@ -13,6 +13,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/core"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/term"
+	"github.com/rack-gateway/rack-gateway/internal/grammar"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -26,13 +27,18 @@ type GlobalFlags struct {
 	NoAgent   bool
 }
 
+// bind defines the global flags (internal/grammar.Globals, the one list
+// the CLI reads too) on fs, bound to g.
 func (g *GlobalFlags) bind(fs *pflag.FlagSet) {
-	fs.StringVarP(&g.Rack, "rack", "r", "", "Rack to use (default: $RACK_GATEWAY_RACK, then the current rack)")
-	fs.StringVar(&g.Config, "config", "", "Config directory (default: $GATEWAY_CLI_CONFIG_DIR or ~/.config/rack-gateway)")
-	fs.StringVar(&g.APIToken, "api-token", "", "API token to use instead of the session (or $RACK_GATEWAY_API_TOKEN)")
-	fs.StringVar(&g.MFACode, "mfa-code", "", "MFA code to use as this command's proof")
-	fs.StringVar(&g.MFAMethod, "mfa-method", "", "MFA method to use: totp or webauthn")
-	fs.BoolVar(&g.NoAgent, "no-agent", false, "Run in-process without the agent")
+	str := map[string]*string{"rack": &g.Rack, "config": &g.Config, "api-token": &g.APIToken, "mfa-code": &g.MFACode, "mfa-method": &g.MFAMethod}
+	for _, f := range grammar.Globals {
+		switch {
+		case str[f.Long] != nil:
+			fs.StringVarP(str[f.Long], f.Long, f.Short, "", f.Usage)
+		case f.Long == "no-agent":
+			fs.BoolVarP(&g.NoAgent, f.Long, f.Short, false, f.Usage)
+		}
+	}
 }
 
 // Ctx is one command invocation.

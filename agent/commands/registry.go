@@ -32,6 +32,8 @@ type Command struct {
 	Run     func(ctx context.Context, x *Ctx) error
 	// DaemonOnly commands talk about the agent itself.
 	DaemonOnly bool
+
+	group bool // a stand-in for a word that only groups subcommands
 }
 
 var registry = map[string]*Command{}
@@ -61,6 +63,44 @@ type Env struct {
 	MFA string
 }
 
+// parsed is a command line after the grammar: the command, its flags and
+// its positional arguments (a remote command among them, for exec and run).
+type parsed struct {
+	cmd  *Command
+	fs   *pflag.FlagSet
+	args []string
+	help bool // show the command's (or group's) help instead of running it
+}
+
+// parse applies the grammar to argv, binding the global flags to g.
+func parse(argv []string, g *GlobalFlags) (*parsed, error) {
+	cmd, rest, err := resolve(argv)
+	if err != nil {
+		return nil, err
+	}
+	fs := pflag.NewFlagSet(cmd.Name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	g.bind(fs)
+	help := fs.BoolP("help", "h", false, "Show help for this command")
+	if cmd.Flags != nil {
+		cmd.Flags(fs)
+	}
+	if err := fs.Parse(rest); err != nil {
+		return nil, flagErr(cmd, err)
+	}
+	p := &parsed{cmd: cmd, fs: fs, args: fs.Args(), help: *help || cmd.Name == "" || cmd.group}
+	switch {
+	case p.help && cmd.Name == "" && len(p.args) > 0:
+		return nil, unknownCommand(p.args[0])
+	case p.help && cmd.group && len(p.args) > 0:
+		return nil, unknownSub(cmd, p.args[0])
+	case !p.help && len(p.args) > 0 && cmd.MaxArgs == 0 && len(subcommands(cmd.Name)) > 0:
+		return nil, unknownSub(cmd, p.args[0])
+	}
+	return p, nil
+}
+
 // Run parses inv.Argv, runs the command and returns the exit status. Errors
 // come back as *ipc.Error; the caller prints them and maps the status.
 func Run(ctx context.Context, env *Env, inv *ipc.Invocation, t term.Terminal) (int, error) {
@@ -68,27 +108,14 @@ func Run(ctx context.Context, env *Env, inv *ipc.Invocation, t term.Terminal) (i
 	// step line is open ends that line first and resumes it afterwards.
 	lt := term.TrackLines(t)
 	x := &Ctx{Env: env, Inv: inv, Term: lt, Out: lt.Stdout(), Err: lt.Stderr()}
-	cmd, rest, err := resolve(inv.Argv)
+	p, err := parse(inv.Argv, &x.G)
 	if err != nil {
 		return 0, err
 	}
-	fs := pflag.NewFlagSet(cmd.Name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SortFlags = false
-	x.G.bind(fs)
-	help := fs.BoolP("help", "h", false, "Show help for this command")
-	if cmd.Flags != nil {
-		cmd.Flags(fs)
-	}
-	if err := fs.Parse(rest); err != nil {
-		return 0, usageErr(cmd, "%v", err)
-	}
-	x.Cmd, x.Flags, x.Args = cmd, fs, fs.Args()
-	if *help || cmd.Name == "" {
-		if cmd.Name == "" && len(x.Args) > 0 {
-			return 0, unknownCommand(x.Args[0])
-		}
-		writeHelp(x.Out, cmd, fs)
+	cmd := p.cmd
+	x.Cmd, x.Flags, x.Args = cmd, p.fs, p.args
+	if p.help {
+		writeHelp(x.Out, cmd, p.fs)
 		return 0, nil
 	}
 	if len(x.Args) < cmd.MinArgs {
@@ -118,77 +145,6 @@ func Run(ctx context.Context, env *Env, inv *ipc.Invocation, t term.Terminal) (i
 func isTyped(err error) bool {
 	var e *ipc.Error
 	return errors.As(err, &e)
-}
-
-// valueFlags are the global flags that take a value, so resolve can skip
-// their values while looking for the command word.
-var valueFlags = map[string]bool{"-r": true, "--rack": true, "--config": true, "--api-token": true, "--mfa-code": true, "--mfa-method": true}
-
-// resolve finds the command from the leading words of argv (ignoring global
-// flags) and returns it with argv minus those words.
-func resolve(argv []string) (*Command, []string, error) {
-	var words []int
-	for i := 0; i < len(argv); i++ {
-		a := argv[i]
-		if a == "--" {
-			break
-		}
-		if strings.HasPrefix(a, "-") {
-			if valueFlags[a] {
-				i++
-			}
-			continue
-		}
-		words = append(words, i)
-		if len(words) == 2 {
-			break
-		}
-	}
-	if len(words) == 0 {
-		return rootCommand, argv, nil
-	}
-	first := argv[words[0]]
-	if first == "help" {
-		// "help login" is "login --help".
-		if len(words) > 1 {
-			if c := registry[argv[words[1]]]; c != nil {
-				return c, []string{"--help"}, nil
-			}
-			return nil, nil, unknownCommand(argv[words[1]])
-		}
-		return rootCommand, []string{"--help"}, nil
-	}
-	if len(words) == 2 {
-		if c := registry[first+" "+argv[words[1]]]; c != nil {
-			return c, drop(argv, words[0], words[1]), nil
-		}
-	}
-	if c := registry[first]; c != nil {
-		return c, drop(argv, words[0]), nil
-	}
-	if group := subcommands(first); len(group) > 0 {
-		if len(words) == 2 {
-			return nil, nil, ipc.Errorf(ipc.CodeUsage, "unknown command %q for \"rack-gateway %s\"", argv[words[1]], first).
-				WithHint("Available: %s", strings.Join(group, ", "))
-		}
-		return nil, nil, ipc.Errorf(ipc.CodeUsage, "%q needs a subcommand", "rack-gateway "+first).
-			WithHint("Available: %s", strings.Join(group, ", "))
-	}
-	return nil, nil, unknownCommand(first)
-}
-
-func drop(argv []string, idx ...int) []string {
-	out := make([]string, 0, len(argv))
-	skip := map[int]bool{}
-	for _, i := range idx {
-		skip[i] = true
-	}
-	for i, a := range argv {
-		if !skip[i] {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 func subcommands(group string) []string {

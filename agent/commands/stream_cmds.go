@@ -40,11 +40,12 @@ func init() {
 		Short:   "Run a command in a running process (step-up MFA)",
 		Long: `Run a command in a running process and exit with its exit status.
 
-Flags go before <pid>: everything after it is the remote command, so its own
-flags (such as "ls -la") are never read as ours. In a terminal the session is
-interactive: your terminal switches to raw mode and Ctrl-C goes to the remote
-command.`,
-		Flags: strmNoIntersperse(cvxAppFlag),
+Flags may stand anywhere, as in the upstream CLI. The remote command is the
+arguments after <pid>: quote it ('ls -la') or put it after "--"
+(exec <pid> -- ls -la) so its own flags are not read as ours. In a terminal
+the session is interactive: your terminal switches to raw mode and Ctrl-C
+goes to the remote command.`,
+		Flags: cvxAppFlag,
 		Run:   strmRunExec,
 	})
 	register(&Command{
@@ -54,23 +55,14 @@ command.`,
 		Long: `Start a one-off process of a service, run a command in it, then stop it.
 The command's exit status becomes this command's.
 
-Flags go before <service>: everything after it is the remote command.`,
-		Flags: strmNoIntersperse(func(fs *pflag.FlagSet) {
+Flags may stand anywhere; the remote command is the arguments after
+<service>, quoted ('echo hi') or after "--".`,
+		Flags: func(fs *pflag.FlagSet) {
 			cvxAppFlag(fs)
 			fs.String("release", "", "Release to run (default: the app's current release)")
-		}),
+		},
 		Run: strmRunRun,
 	})
-}
-
-// strmNoIntersperse stops flag parsing at the first argument, so a remote
-// command's own flags (e.g. "grep -r") are not taken for ours (-r is
-// --rack!).
-func strmNoIntersperse(add func(*pflag.FlagSet)) func(*pflag.FlagSet) {
-	return func(fs *pflag.FlagSet) {
-		add(fs)
-		fs.SetInterspersed(false)
-	}
 }
 
 // strmSeg escapes one path segment.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -12,6 +11,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/audit"
 	"github.com/rack-gateway/rack-gateway/agent/commands"
 	"github.com/rack-gateway/rack-gateway/agent/events"
+	"github.com/rack-gateway/rack-gateway/internal/grammar"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -100,20 +100,14 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 // commandWord is the command name for the log. Arguments are never logged:
 // they can carry secrets (env values, codes).
 func commandWord(argv []string) string {
-	for i := 0; i < len(argv); i++ {
-		a := argv[i]
-		if strings.HasPrefix(a, "-") {
-			if a == "-r" || a == "--rack" || a == "--config" || a == "--api-token" || a == "--mfa-code" || a == "--mfa-method" {
-				i++
-			}
-			continue
-		}
-		if len(a) > 32 {
-			return "?"
-		}
-		return a
+	w := grammar.FirstWords(argv, 1)
+	if len(w) == 0 {
+		return ""
 	}
-	return ""
+	if len(w[0]) > 32 {
+		return "?"
+	}
+	return w[0]
 }
 
 func codeOf(e *ipc.Error) string {

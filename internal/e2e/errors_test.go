@@ -28,7 +28,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		{"missing argument", []string{"switch"}, ipc.ExitUsage, []string{"switch requires a rack name", "Usage: rack-gateway switch <rack>"}},
 		{"too many arguments", []string{"racks", "extra"}, ipc.ExitUsage, []string{"too many arguments"}},
 		{"unknown flag", []string{"racks", "--bogus"}, ipc.ExitUsage, []string{"unknown flag: --bogus"}},
-		{"agent needs a subcommand", []string{"agent"}, ipc.ExitUsage, []string{"needs a subcommand", "status", "stop"}},
+		{"unknown subcommand", []string{"agent", "frob"}, ipc.ExitUsage, []string{`unknown command "frob" for "rack-gateway agent"`, "status", "stop"}},
 		{"login without a URL", []string{"login", "newrack"}, ipc.ExitUsage, []string{"gateway URL required for rack newrack"}},
 		{"invalid URL scheme", []string{"login", "x", "ftp://gw.example.com"}, ipc.ExitUsage, []string{"invalid gateway URL", "scheme"}},
 		{"invalid URL", []string{"login", "x", "https://"}, ipc.ExitUsage, []string{"invalid gateway URL"}},
@@ -53,6 +53,11 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 	contains(t, "login --help", r.Out, "--no-open", "--auth-file", "Usage:")
 	r = e.mustRun("help", "switch")
 	contains(t, "help switch", r.Out, "switch <rack>")
+	// A group alone, "<group> --help" and "help <group>" show the group.
+	for _, args := range [][]string{{"agent"}, {"agent", "--help"}, {"help", "agent"}} {
+		r = e.mustRun(args...)
+		contains(t, strings.Join(args, " "), r.Out, "Subcommands of rack-gateway agent", "status", "stop")
+	}
 }
 
 func TestGatewayFailuresAreNamed(t *testing.T) {

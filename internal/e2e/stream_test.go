@@ -40,9 +40,13 @@ func TestStreamExec(t *testing.T) {
 	if r := e.run("exec", "-a", "demo", strmPID, "exit 3"); r.Code != 3 {
 		t.Errorf("exit 3: %s", r)
 	}
-	// A remote command's flags are not ours: -r would be --rack.
-	if r := e.mustRun("exec", "-a", "demo", strmPID, "echo", "-r", "x"); r.Out != "-r x\n" {
-		t.Errorf("flags after the pid: %s", r)
+	// A remote command's flags go after "--": -r would be --rack.
+	if r := e.mustRun("exec", "-a", "demo", strmPID, "--", "echo", "-r", "x"); r.Out != "-r x\n" {
+		t.Errorf("flags after --: %s", r)
+	}
+	// Without "--" a flag we do not know is refused, naming the way out.
+	if r := e.run("exec", "-a", "demo", strmPID, "ls", "-la"); r.Code != 2 || !strings.Contains(r.Err, `put it after "--"`) {
+		t.Errorf("exec with a remote flag and no --: %s", r)
 	}
 }
 
