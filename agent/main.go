@@ -177,11 +177,11 @@ func runExec(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	t := &localTerm{in: stdin, out: stdout, err: stderr, inv: inv}
-	status, err := commands.Run(ctx, &commands.Env{Core: c, Mode: commands.ModeExec}, inv, t)
+	res, err := commands.Run(ctx, &commands.Env{Core: c, Mode: commands.ModeExec, Registry: commands.Registry()}, inv, t)
 	if err != nil {
 		e := ipc.AsError(err)
 		fmt.Fprint(stderr, e.Render())
 		return ipc.ExitStatus(e.Code)
 	}
-	return status
+	return res.Status
 }

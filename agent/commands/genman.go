@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -30,7 +31,8 @@ type ManInfo struct {
 // top-level command word ("agent" covers agent status, agent stop, …). The
 // map goes from file name (rack-gateway-login.1) to roff source.
 func ManPages(info ManInfo) map[string][]byte {
-	groups := manGroups()
+	r := Registry()
+	groups := manGroups(r)
 	out := map[string][]byte{"rack-gateway.1": manRoot(info, groups)}
 	for _, g := range groups {
 		out["rack-gateway-"+g.word+".1"] = manGroupPage(info, g)
@@ -40,31 +42,20 @@ func ManPages(info ManInfo) map[string][]byte {
 
 // CompletionScript writes what `rack-gateway completion SHELL` prints.
 func CompletionScript(w io.Writer, shell string) error {
-	tr := natBuildTree()
-	switch shell {
-	case "bash":
-		natBash(w, tr)
-	case "zsh":
-		natZsh(w, tr)
-	case "fish":
-		natFish(w, tr)
-	case "powershell":
-		natPowerShell(w, tr)
-	default:
-		return fmt.Errorf("unsupported shell %q: use bash, zsh, fish or powershell", shell)
-	}
-	return nil
+	return kit.WriteCompletion(w, Registry(), shell)
 }
 
 // manGroup is one top-level word and the commands under it, sorted by name.
 type manGroup struct {
+	r    *kit.Registry
 	word string
-	cmds []*Command
+	cmds []*kit.Command
 }
 
-func manGroups() []manGroup {
-	by := map[string][]*Command{}
-	for name, c := range registry {
+func manGroups(r *kit.Registry) []manGroup {
+	by := map[string][]*kit.Command{}
+	for _, name := range r.Names() {
+		c := r.Get(name)
 		word, _, _ := strings.Cut(name, " ")
 		by[word] = append(by[word], c)
 	}
@@ -77,7 +68,7 @@ func manGroups() []manGroup {
 	for _, w := range words {
 		cmds := by[w]
 		sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
-		groups = append(groups, manGroup{word: w, cmds: cmds})
+		groups = append(groups, manGroup{r: r, word: w, cmds: cmds})
 	}
 	return groups
 }
@@ -85,10 +76,10 @@ func manGroups() []manGroup {
 // summary is the group's one-line description: the command's own Short, or
 // for a pure group ("agent") the list of its subcommands.
 func (g manGroup) summary() string {
-	if c := registry[g.word]; c != nil && c.Short != "" {
+	if c := g.r.Get(g.word); c != nil && c.Short != "" {
 		return c.Short
 	}
-	subs := subcommands(g.word)
+	subs := g.r.Subcommands(g.word)
 	return "rack-gateway " + g.word + " commands: " + strings.Join(subs, ", ")
 }
 
@@ -105,7 +96,7 @@ func manRoot(info ManInfo, groups []manGroup) []byte {
 	manHeader(&b, "rack-gateway", info)
 	// The root help's first line is the program's one-line description.
 	var help bytes.Buffer
-	writeHelp(&help, rootCommand, pflag.NewFlagSet("", pflag.ContinueOnError))
+	Registry().WriteHelp(&help, kit.RootCommand, pflag.NewFlagSet("", pflag.ContinueOnError))
 	desc, _, _ := strings.Cut(help.String(), "\n")
 	name, rest, _ := strings.Cut(desc, ": ")
 	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", roffText(name), roffText(strings.TrimSuffix(rest, ".")))
@@ -121,7 +112,7 @@ func manRoot(info ManInfo, groups []manGroup) []byte {
 		}
 	}
 	b.WriteString(".SH GLOBAL FLAGS\n")
-	manFlags(&b, globalFlagSet())
+	manFlags(&b, kit.GlobalFlagSet())
 	b.WriteString(".SH EXIT STATUS\n")
 	for _, s := range []struct {
 		code int
@@ -163,11 +154,9 @@ func manGroupPage(info ManInfo, g manGroup) []byte {
 		if len(g.cmds) > 1 {
 			fmt.Fprintf(&b, ".SS %s\n", roffQuote("rack-gateway "+c.Name))
 		}
-		manParagraphs(&b, firstNonEmpty(c.Long, c.Short))
+		manParagraphs(&b, kit.FirstNonEmpty(c.Long, c.Short))
 		fs := pflag.NewFlagSet(c.Name, pflag.ContinueOnError)
-		if c.Flags != nil {
-			c.Flags(fs)
-		}
+		c.DefineFlags(fs)
 		if fs.HasFlags() {
 			b.WriteString(".PP\nFlags:\n")
 			manFlags(&b, fs)
@@ -180,13 +169,6 @@ func manGroupPage(info ManInfo, g manGroup) []byte {
 	b.WriteString(".SH GLOBAL FLAGS\nEvery command also takes the global flags listed in \\fBrack\\-gateway\\fR(1), and \\fB\\-h\\fR, \\fB\\-\\-help\\fR.\n")
 	b.WriteString(".SH SEE ALSO\n\\fBrack\\-gateway\\fR(1)\n")
 	return b.Bytes()
-}
-
-func globalFlagSet() *pflag.FlagSet {
-	fs := pflag.NewFlagSet("", pflag.ContinueOnError)
-	var g GlobalFlags
-	g.bind(fs)
-	return fs
 }
 
 // manFlags lists a flag set as tagged paragraphs, the way --help lists it:

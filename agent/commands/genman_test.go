@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 )
 
 func TestManPagesCoverTheRegistry(t *testing.T) {
@@ -15,7 +17,9 @@ func TestManPagesCoverTheRegistry(t *testing.T) {
 	if root == "" {
 		t.Fatal("no rack-gateway.1")
 	}
-	for name, c := range registry {
+	r := Registry()
+	for _, name := range r.Names() {
+		c := r.Get(name)
 		word, _, _ := strings.Cut(name, " ")
 		page := string(pages["rack-gateway-"+word+".1"])
 		if page == "" {
@@ -33,20 +37,18 @@ func TestManPagesCoverTheRegistry(t *testing.T) {
 			t.Errorf("rack-gateway.1 does not refer to rack-gateway-%s(1)", word)
 		}
 		fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-		if c.Flags != nil {
-			c.Flags(fs)
-		}
+		c.DefineFlags(fs)
 		fs.VisitAll(func(f *pflag.Flag) {
 			if !f.Hidden && !strings.Contains(page, `\fB\-\-`+roffText(f.Name)+`\fR`) {
 				t.Errorf("rack-gateway-%s.1 lacks --%s", word, f.Name)
 			}
 		})
-		first, _, _ := strings.Cut(firstNonEmpty(c.Long, c.Short), "\n")
+		first, _, _ := strings.Cut(kit.FirstNonEmpty(c.Long, c.Short), "\n")
 		if !strings.Contains(page, roffLine(first)) {
 			t.Errorf("rack-gateway-%s.1 lacks the help text %q", word, first)
 		}
 	}
-	globalFlagSet().VisitAll(func(f *pflag.Flag) {
+	kit.GlobalFlagSet().VisitAll(func(f *pflag.Flag) {
 		if !strings.Contains(root, `\fB\-\-`+roffText(f.Name)+`\fR`) {
 			t.Errorf("rack-gateway.1 lacks the global flag --%s", f.Name)
 		}

@@ -81,8 +81,7 @@ func TestGrammar(t *testing.T) {
 	}
 	for _, c := range cases {
 		argv := splitArgv(c.argv)
-		var g GlobalFlags
-		p, err := parse(argv, &g)
+		p, err := Registry().Parse(argv)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) || ipc.AsError(err).Code != ipc.CodeUsage {
 				t.Errorf("%q: err %v, want a usage error with %q", c.argv, err, c.err)
@@ -93,14 +92,14 @@ func TestGrammar(t *testing.T) {
 			t.Errorf("%q: %v", c.argv, err)
 			continue
 		}
-		if p.cmd.Name != c.cmd || p.help != c.help {
-			t.Errorf("%q: command %q (help %v), want %q (help %v)", c.argv, p.cmd.Name, p.help, c.cmd, c.help)
+		if p.Cmd.Name != c.cmd || p.Help != c.help {
+			t.Errorf("%q: command %q (help %v), want %q (help %v)", c.argv, p.Cmd.Name, p.Help, c.cmd, c.help)
 		}
-		if !c.help && !reflect.DeepEqual(nonNil(p.args), nonNil(c.args)) {
-			t.Errorf("%q: args %q, want %q", c.argv, p.args, c.args)
+		if !c.help && !reflect.DeepEqual(nonNil(p.Args), nonNil(c.args)) {
+			t.Errorf("%q: args %q, want %q", c.argv, p.Args, c.args)
 		}
 		for name, want := range c.flags {
-			f := p.fs.Lookup(name)
+			f := p.Flags.Lookup(name)
 			if f == nil || f.Value.String() != want {
 				t.Errorf("%q: --%s = %v, want %q", c.argv, name, f, want)
 			}

@@ -53,7 +53,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 
 	stopAfter := false
 	env := &commands.Env{
-		Core: s.Core, Mode: commands.ModeDaemon, Socket: s.Socket,
+		Core: s.Core, Mode: commands.ModeDaemon, Socket: s.Socket, Registry: s.Commands,
 		Shutdown: func() { stopAfter = true },
 	}
 	peer, _ := peerOf(r)
@@ -66,23 +66,23 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	cmd := commandWord(inv.Argv)
 	s.Core.Events.Publish(events.Event{Type: events.CommandStarted, Command: cmd, PID: inv.PID})
-	status, runErr := commands.Run(ctx, env, &inv, t)
-	exit := &ipc.Exit{Status: status}
+	res, runErr := commands.Run(ctx, env, &inv, t)
+	exit := &ipc.Exit{Status: res.Status}
 	if runErr != nil {
 		exit.Error = ipc.AsError(runErr)
 		exit.Status = ipc.ExitStatus(exit.Error.Code)
 	}
 	code := exit.Status
-	s.Core.Events.Publish(events.Event{Type: events.CommandFinished, Command: cmd, PID: inv.PID, Exit: &code, Rack: env.Rack})
+	s.Core.Events.Publish(events.Event{Type: events.CommandFinished, Command: cmd, PID: inv.PID, Exit: &code, Rack: res.Rack})
 	s.Log.Info("run", "cmd", cmd, "caller_pid", inv.PID, "peer_pid", peer.PID,
 		"status", exit.Status, "code", codeOf(exit.Error), "ms", time.Since(start).Milliseconds())
 	if s.Audit != nil {
-		mfa := env.MFA
+		mfa := res.MFA
 		if mfa == "" {
 			mfa = audit.MFANone
 		}
 		if err := s.Audit.Record(audit.Entry{
-			Time: start, PID: pid, Exe: exe, Rack: env.Rack, Command: inv.Argv, MFA: mfa,
+			Time: start, PID: pid, Exe: exe, Rack: res.Rack, Command: inv.Argv, MFA: mfa,
 			Exit: exit.Status, Error: codeOf(exit.Error), Duration: float64(time.Since(start).Microseconds()) / 1000,
 		}); err != nil {
 			s.Log.Warn("audit log", "err", err)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/audit"
+	"github.com/rack-gateway/rack-gateway/agent/commands"
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/config"
 	"github.com/rack-gateway/rack-gateway/agent/core"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -31,6 +33,8 @@ type Server struct {
 	Log    *slog.Logger
 	// Audit, when set, gets one line per command.
 	Audit *audit.Log
+	// Commands is every command, built once at start.
+	Commands *kit.Registry
 
 	http       *http.Server
 	defaultDir string
@@ -45,7 +49,7 @@ type Server struct {
 
 // New returns a server; call Serve.
 func New(c *core.Core, socket string, log *slog.Logger) *Server {
-	s := &Server{Core: c, Socket: socket, Log: log, stop: make(chan struct{})}
+	s := &Server{Core: c, Socket: socket, Log: log, stop: make(chan struct{}), Commands: commands.Registry()}
 	s.defaultDir, _ = core.DefaultConfigDir()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+ipc.PathRun, s.handleRun)

@@ -1,0 +1,59 @@
+// Package commands assembles every rack-gateway command: the kit (the
+// shared context, grammar and helpers) and one package per domain, each
+// adding its commands through its Register function. This file is the one
+// place that lists them.
+package commands
+
+import (
+	"context"
+	"sync"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/convox"
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/commands/native"
+	"github.com/rack-gateway/rack-gateway/agent/commands/session"
+	"github.com/rack-gateway/rack-gateway/agent/term"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// Env is what the host (daemon or exec) provides to commands.
+type Env = kit.Env
+
+// Mode says where a command runs.
+type Mode = kit.Mode
+
+// The modes.
+const (
+	ModeDaemon = kit.ModeDaemon
+	ModeExec   = kit.ModeExec
+)
+
+var (
+	once sync.Once
+	all  *kit.Registry
+)
+
+// Registry returns every command. It is built once and only read after.
+func Registry() *kit.Registry {
+	once.Do(func() {
+		r := kit.NewRegistry()
+		session.Register(r)
+		convox.Register(r)
+		native.Register(r)
+		kit.RegisterCompletion(r)
+		all = r
+	})
+	return all
+}
+
+// Result is what a finished command tells its host.
+type Result = kit.Result
+
+// Run parses inv.Argv and runs the command, with every command registered
+// unless env names a registry (see kit.Run).
+func Run(ctx context.Context, env *Env, inv *ipc.Invocation, t term.Terminal) (Result, error) {
+	if env.Registry == nil {
+		env.Registry = Registry()
+	}
+	return kit.Run(ctx, env, inv, t)
+}

@@ -1,0 +1,288 @@
+package convox
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/rack"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+func registerBuild(r *kit.Registry) {
+	r.Add(&kit.Command{
+		Name: "build", Usage: "build [dir] [-a app] [--manifest FILE] [--description TEXT] [--no-cache] [--id]", MaxArgs: 1,
+		Short: "Package a directory, upload it and build it on the rack (step-up MFA)",
+		Long: `Package a directory (default: the current one) into a tarball, leaving out
+what its .dockerignore excludes, upload it to the rack and build it there.
+The build's output follows on stdout, then its build and release ids.
+In a git checkout the commit (git rev-parse HEAD) is sent as the build's
+git-sha, which deploy approvals for API tokens are matched against.`,
+		Flags: buildFlags, Run: func(ctx context.Context, x *kit.Ctx) error { return runBuild(ctx, x, false) },
+	})
+	r.Add(&kit.Command{
+		Name: "deploy", Usage: "deploy [dir] [-a app] [--manifest FILE] [--description TEXT] [--no-cache] [--id]", MaxArgs: 1,
+		Short: "Build a directory and promote the new release (step-up MFA)",
+		Long: `Build a directory as "build" does, then promote the build's release and
+wait for the app to run it.`,
+		Flags: buildFlags, Run: func(ctx context.Context, x *kit.Ctx) error { return runBuild(ctx, x, true) },
+	})
+}
+
+func buildFlags(fs *pflag.FlagSet) {
+	appFlag(fs)
+	fs.StringP("description", "d", "", "Description of the build")
+	fs.StringP("manifest", "m", "", "Manifest file inside the directory (default: the rack's, convox.yml)")
+	fs.Bool("no-cache", false, "Build without the rack's layer cache")
+	fs.Bool("id", false, "Print only the release id on stdout; everything else goes to stderr")
+}
+
+// pollInterval is how often the build's status is read, as upstream.
+const pollInterval = time.Second
+
+func runBuild(ctx context.Context, x *kit.Ctx, deploy bool) error {
+	dir := x.Inv.Cwd
+	if len(x.Args) == 1 {
+		dir = x.Abs(x.Args[0])
+	}
+	if dir == "" {
+		return kit.UsageErr(x.Cmd, "no directory given and no working directory known; pass the directory to build")
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return kit.UsageErr(x.Cmd, "%s is not a directory", dir)
+	}
+	manifest, _ := x.Flags.GetString("manifest")
+	// A missing manifest would only fail on the rack, after the upload
+	// (and, for an API token, after spending its one-upload approval).
+	if manifest != "" {
+		if st, err := os.Stat(filepath.Join(dir, manifest)); err != nil || st.IsDir() {
+			return kit.UsageErr(x.Cmd, "manifest %s not found in %s", manifest, dir)
+		}
+	}
+	app, err := resolveApp(x)
+	if err != nil {
+		return err
+	}
+	idOnly, _ := x.Flags.GetBool("id")
+	c, t, err := writeClient(ctx, x)
+	if err != nil {
+		return err
+	}
+	out := x.Out
+	if idOnly {
+		out = x.Err // stdout carries only the release id
+		x.StepsToStderr = true
+	}
+	b, err := buildApp(ctx, x, c, t, app, dir, manifest, out)
+	if err != nil {
+		return err
+	}
+	if deploy {
+		if err := promote(ctx, x, c, app, b.Release); err != nil {
+			return err
+		}
+	} else {
+		// Upstream aligns the two ids under each other.
+		fmt.Fprintf(out, "Build:   %s\n", b.Id)
+		fmt.Fprintf(out, "Release: %s\n", b.Release)
+	}
+	if idOnly {
+		_, err = fmt.Fprintln(x.Out, b.Release)
+	}
+	return err
+}
+
+// buildApp runs the upstream build sequence: package, upload, create,
+// follow the output, wait for the end. It returns the finished build.
+func buildApp(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, app, dir, manifest string, out io.Writer) (*rack.Build, error) {
+	var tgz []byte
+	if err := runStep(x, "Packaging source", func() (string, error) {
+		var err error
+		if tgz, err = tarball(dir); err != nil {
+			return "", ipc.Errorf(ipc.CodeInternal, "cannot package %s: %v", dir, err)
+		}
+		return "", nil
+	}); err != nil {
+		return nil, err
+	}
+	obj, err := upload(ctx, x, c, app, tgz)
+	if err != nil {
+		return nil, err
+	}
+	desc, _ := x.Flags.GetString("description")
+	if !x.Flags.Changed("description") {
+		desc = gitDescription(ctx, dir)
+	}
+	noCache, _ := x.Flags.GetBool("no-cache")
+	var b *rack.Build
+	if err := runStep(x, "Starting build", func() (string, error) {
+		var err error
+		b, err = c.BuildCreate(ctx, app, rack.BuildOptions{
+			URL: obj, Description: desc, GitSha: gitSha(ctx, dir), Manifest: manifest, NoCache: noCache,
+		})
+		return "", err
+	}); err != nil {
+		return nil, err
+	}
+	return follow(ctx, x, c, t, app, b.Id, out)
+}
+
+// upload uploads the tarball under a random name, as upstream does, so
+// concurrent builds never overwrite each other's source.
+func upload(ctx context.Context, x *kit.Ctx, c *rack.Client, app string, tgz []byte) (string, error) {
+	rnd := make([]byte, 15)
+	if _, err := rand.Read(rnd); err != nil {
+		return "", ipc.Errorf(ipc.CodeInternal, "%v", err)
+	}
+	name := hex.EncodeToString(rnd) + ".tgz"
+	if !x.Term.TTY().Stderr {
+		var u string
+		err := runStep(x, "Uploading source", func() (string, error) {
+			var err error
+			u, err = c.ObjectUpload(ctx, app, name, tgz, nil)
+			return "", err
+		})
+		return u, err
+	}
+	// On a terminal the line is redrawn in place as a bar; it ends as
+	// the plain "Uploading source... OK" a log would show.
+	bar := func(done, total int64) {
+		fmt.Fprintf(x.Err, "\r\x1b[KUploading source... %s", bar(done, total))
+	}
+	u, err := c.ObjectUpload(ctx, app, name, tgz, bar)
+	// The bar was ours (stderr); the step line is upstream's (stdout).
+	fmt.Fprint(x.Err, "\r\x1b[K")
+	if err != nil {
+		fmt.Fprintln(stepOut(x), "Uploading source... ")
+		return "", err
+	}
+	fmt.Fprintln(stepOut(x), "Uploading source... OK")
+	return u, nil
+}
+
+// bar renders "[=====>    ]  50% 1.0 MB/2.0 MB".
+func bar(done, total int64) string {
+	const width = 30
+	frac := 1.0
+	if total > 0 {
+		frac = float64(done) / float64(total)
+	}
+	n := int(frac * width)
+	fill := strings.Repeat("=", n)
+	if n < width {
+		fill += ">" + strings.Repeat(" ", width-n-1)
+	}
+	return fmt.Sprintf("[%s] %3.0f%% %s/%s", fill, frac*100, size(done), size(total))
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// git runs git in dir and returns its trimmed output; ok is false when
+// git fails or is missing, which for a build is normal, not an error.
+func git(ctx context.Context, dir string, args ...string) (string, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	b, err := cmd.Output()
+	return strings.TrimSpace(string(b)), err == nil
+}
+
+// gitDescription is upstream's default description for a clean
+// checkout: "build <short sha> <subject>". A dirty tree gets none, as the
+// commit would not describe what is built.
+func gitDescription(ctx context.Context, dir string) string {
+	if _, clean := git(ctx, dir, "diff", "--quiet"); !clean {
+		return ""
+	}
+	if s, ok := git(ctx, dir, "log", "-n", "1", "--pretty=%h %s", "--abbrev=10"); ok && s != "" {
+		return "build " + s
+	}
+	return ""
+}
+
+// gitSha is the full commit of dir when it is a git checkout, else "".
+// Not being a checkout (or having no git) is normal and not an error.
+func gitSha(ctx context.Context, dir string) string {
+	if s, ok := git(ctx, dir, "rev-parse", "--verify", "HEAD"); ok {
+		return s
+	}
+	return ""
+}
+
+// recorder passes the streamed output through and keeps it, so the
+// logs field can fill in whatever the stream did not deliver.
+type recorder struct {
+	w   io.Writer
+	buf bytes.Buffer
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.buf.Write(p)
+	return r.w.Write(p)
+}
+
+// follow streams the build's output while polling its status until it
+// has ended. The stream is a nicety: when it cannot be opened or breaks,
+// the build's logs field supplies what was missed once the build ends.
+func follow(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, app, id string, out io.Writer) (*rack.Build, error) {
+	rec := &recorder{w: out}
+	path := "/apps/" + seg(app) + "/builds/" + seg(id) + "/logs"
+	if conn, err := openStream(ctx, x, t, path, http.Header{}); err == nil {
+		_ = conn.Copy(ctx, rec) // a broken stream is made up for below
+		conn.Close()
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	var b *rack.Build
+	for {
+		var err error
+		if b, err = c.BuildGet(ctx, app, id); err != nil {
+			return nil, err
+		}
+		if b.Status != "running" && b.Status != "created" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+	seen := rec.buf.String()
+	// Only what the stream missed is printed; a stream that diverged from
+	// the stored logs already showed the output in its own way.
+	if rest, ok := strings.CutPrefix(b.Logs, seen); ok {
+		_, _ = io.WriteString(out, rest)
+	}
+	switch {
+	case b.Status == "failed":
+		// Upstream's text; the output above says why.
+		return nil, ipc.Errorf(ipc.CodeGateway, "build failed")
+	case b.Status != "complete":
+		return nil, ipc.Errorf(ipc.CodeGateway, "build %s ended with status %s", id, b.Status)
+	case b.Release == "":
+		return nil, ipc.Errorf(ipc.CodeGateway, "build %s completed without a release", id)
+	}
+	return b, nil
+}

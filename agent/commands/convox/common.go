@@ -1,0 +1,369 @@
+package convox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/rack"
+	"github.com/rack-gateway/rack-gateway/agent/term"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// appFlag adds -a/--app, which every app-scoped Convox command takes.
+func appFlag(fs *pflag.FlagSet) {
+	fs.StringP("app", "a", "", "App name (default: $CONVOX_APP, .convox/app, then the directory name)")
+}
+
+// outputFlag adds --output for commands that can print JSON.
+func outputFlag(fs *pflag.FlagSet) {
+	fs.String("output", "", "Output format: json")
+}
+
+// appFlags combines flag adders.
+func appFlags(adders ...func(*pflag.FlagSet)) func(*pflag.FlagSet) {
+	return func(fs *pflag.FlagSet) {
+		for _, a := range adders {
+			a(fs)
+		}
+	}
+}
+
+// rackClient resolves the rack and returns a Convox client whose requests go
+// through x.Call, so each one carries the session and the MFA its route
+// needs.
+func rackClient(x *kit.Ctx) (*rack.Client, *kit.Target, error) {
+	t, err := x.ResolveRack()
+	if err != nil {
+		return nil, nil, err
+	}
+	do := func(ctx context.Context, req gateway.Request) (*gateway.Raw, error) {
+		raw, err := x.Call(ctx, t, req)
+		if err != nil {
+			return nil, kit.GatewayErr(t, err)
+		}
+		return raw, nil
+	}
+	return rack.New(do), t, nil
+}
+
+// writeClient is rackClient for commands that change the rack. Their
+// MFA is met request by request (see withMFA): the server is asked before
+// the person, and a prompt that comes in the middle of a step line starts
+// on a line of its own (term.Lines).
+func writeClient(_ context.Context, x *kit.Ctx) (*rack.Client, *kit.Target, error) {
+	return rackClient(x)
+}
+
+// appName is resolveApp for callers that want a name in any case: when
+// nothing names an app it falls back to the directory's base name, which
+// the rack then reports as unknown.
+func appName(x *kit.Ctx) string {
+	if a, err := resolveApp(x); err == nil {
+		return a
+	}
+	return filepath.Base(x.Inv.Cwd)
+}
+
+// resolveApp resolves the app as the Convox CLI does: -a/--app, $CONVOX_APP,
+// a .convox/app file in the caller's directory or a parent, then the
+// directory's name. It reads the caller's cwd and environment, never the
+// agent's. A caller without a usable directory (none sent, or the root)
+// must name the app.
+func resolveApp(x *kit.Ctx) (string, error) {
+	if a, _ := x.Flags.GetString("app"); a != "" {
+		return a, nil
+	}
+	if a := x.Getenv("CONVOX_APP"); a != "" {
+		return a, nil
+	}
+	dir := x.Inv.Cwd
+	if dir == "" {
+		return "", kit.UsageErr(x.Cmd, "no app given and no working directory to infer it from; use -a <app>")
+	}
+	for d := dir; d != ""; {
+		if b, err := os.ReadFile(filepath.Join(d, ".convox", "app")); err == nil {
+			if a := strings.TrimSpace(string(b)); a != "" {
+				return a, nil
+			}
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	if base := filepath.Base(dir); base != "/" && base != "." && base != string(filepath.Separator) {
+		return base, nil
+	}
+	return "", kit.UsageErr(x.Cmd, "no app given and %s names none; use -a <app>", dir)
+}
+
+// wantJSON reports whether --output json was asked for, refusing other
+// formats so a typo does not silently print a table to a script.
+func wantJSON(x *kit.Ctx) (bool, error) {
+	o, _ := x.Flags.GetString("output")
+	switch strings.ToLower(o) {
+	case "":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, kit.UsageErr(x.Cmd, "unknown output format %q: use json", o)
+}
+
+// printJSON prints v indented; a nil slice prints as [] so scripts can
+// always parse an array.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return ipc.Errorf(ipc.CodeInternal, "%v", err)
+	}
+	if string(b) == "null" {
+		b = []byte("[]")
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// printTable prints a Convox-style table: upper-case headers, columns
+// separated by two spaces.
+func printTable(w io.Writer, headers []string, rows [][]string) error {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(headers, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// An empty last cell leaves padding behind; scripts and diffs should
+	// not see trailing blanks.
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printInfo prints Convox-style key/value lines; continuation lines of a
+// multi-line value are indented under the first.
+func printInfo(w io.Writer, kv ...string) error {
+	width := 0
+	for i := 0; i < len(kv); i += 2 {
+		width = max(width, len(kv[i]))
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		lines := strings.Split(strings.TrimRight(kv[i+1], "\n"), "\n")
+		fmt.Fprintf(w, "%-*s  %s\n", width, kv[i], lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(w, "%-*s  %s\n", width, "", l)
+		}
+	}
+	return nil
+}
+
+// runStep runs one action between "<text>... " and "OK" on stderr, the
+// progress stream. On failure the line is ended so the error the framework
+// prints stands on its own line. When the server closed the MFA window
+// behind the agent's back, the step-up prompt lands inside the line; the
+// text is then repeated so the result still reads "<text>... OK".
+func runStep(x *kit.Ctx, text string, fn func() (string, error)) error {
+	w := stepOut(x)
+	fmt.Fprintf(w, "%s... ", text)
+	// A prompt during fn ends this line and resumes it (term.Lines), so
+	// the label is never glued to the prompt nor printed twice here.
+	extra, err := fn()
+	if err != nil {
+		endLine(x, w)
+		return err
+	}
+	if extra != "" {
+		fmt.Fprintf(w, "OK, %s\n", extra)
+	} else {
+		fmt.Fprintln(w, "OK")
+	}
+	return nil
+}
+
+// waitInterval is the pause between app status polls. The upstream
+// CLI polls every 5 s; a second keeps short rollouts snappy.
+const waitInterval = time.Second
+
+// waitRunning polls the app until it is running, as the upstream wait
+// loop does (35 minutes at most). "rollback" means the rack undid the
+// change.
+func waitRunning(ctx context.Context, c *rack.Client, app string) error {
+	deadline := time.Now().Add(35 * time.Minute)
+	for {
+		a, err := c.AppGet(ctx, app)
+		if err != nil {
+			return err
+		}
+		switch a.Status {
+		case "running":
+			return nil
+		case "rollback":
+			return ipc.Errorf(ipc.CodeGateway, "rollback")
+		}
+		if time.Now().After(deadline) {
+			return ipc.Errorf(ipc.CodeGateway, "timeout waiting for app %s to be running (status %s)", app, a.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(waitInterval):
+		}
+	}
+}
+
+// promote is the upstream promote flow: wait for a running app, promote,
+// wait again, and check the rack kept the release.
+func promote(ctx context.Context, x *kit.Ctx, c *rack.Client, app, id string) error {
+	a, err := c.AppGet(ctx, app)
+	if err != nil {
+		return err
+	}
+	if a.Status != "running" {
+		if err := runStep(x, "Waiting for app to be ready", func() (string, error) {
+			return "", waitRunning(ctx, c, app)
+		}); err != nil {
+			return err
+		}
+	}
+	return runStep(x, "Promoting "+id, func() (string, error) {
+		if err := c.ReleasePromote(ctx, app, id); err != nil {
+			return "", err
+		}
+		if err := waitRunning(ctx, c, app); err != nil {
+			return "", err
+		}
+		a, err := c.AppGet(ctx, app)
+		if err != nil {
+			return "", err
+		}
+		if a.Release != id {
+			return "", ipc.Errorf(ipc.CodeGateway, "rollback")
+		}
+		return "", nil
+	})
+}
+
+// ago renders a past time like the Convox CLI ("3 minutes ago"), with
+// Docker's human durations; zero times are blank.
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return humanBytes(time.Since(t)) + " ago"
+}
+
+func humanBytes(d time.Duration) string {
+	if s := int(d.Seconds()); s < 1 {
+		return "Less than a second"
+	} else if s == 1 {
+		return "1 second"
+	} else if s < 60 {
+		return fmt.Sprintf("%d seconds", s)
+	}
+	if m := int(d.Minutes()); m == 1 {
+		return "About a minute"
+	} else if m < 60 {
+		return fmt.Sprintf("%d minutes", m)
+	}
+	h := int(d.Hours() + 0.5)
+	switch {
+	case h == 1:
+		return "About an hour"
+	case h < 48:
+		return fmt.Sprintf("%d hours", h)
+	case h < 24*7*2:
+		return fmt.Sprintf("%d days", h/24)
+	case h < 24*30*2:
+		return fmt.Sprintf("%d weeks", h/24/7)
+	case h < 24*365*2:
+		return fmt.Sprintf("%d months", h/24/30)
+	}
+	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
+}
+
+// elapsed is a build's duration, blank while it has not ended.
+func elapsed(start, end time.Time) string {
+	if start.IsZero() || end.IsZero() {
+		return ""
+	}
+	return end.Sub(start).Round(time.Second).String()
+}
+
+// percent renders a 0–1 fraction as Convox does ("12.50%").
+func percent(f float64) string { return fmt.Sprintf("%0.2f%%", f*100) }
+
+// rackReader is the common start of a read command: the --output
+// choice and a rack client.
+func rackReader(x *kit.Ctx) (asJSON bool, c *rack.Client, err error) {
+	if asJSON, err = wantJSON(x); err != nil {
+		return
+	}
+	c, _, err = rackClient(x)
+	return
+}
+
+// appReader is rackReader plus the resolved app, for read commands
+// on one app.
+func appReader(x *kit.Ctx) (asJSON bool, c *rack.Client, app string, err error) {
+	if asJSON, c, err = rackReader(x); err != nil {
+		return
+	}
+	app, err = resolveApp(x)
+	return
+}
+
+// endLine ends an open step line before an error is printed, and prints
+// nothing when a prompt already ended it.
+func endLine(x *kit.Ctx, w io.Writer) {
+	if l, ok := x.Term.(*term.Lines); ok {
+		l.EndLine(w)
+		return
+	}
+	fmt.Fprintln(w)
+}
+
+// stepOut is where the Convox-style step lines ("Setting FOO... OK") go:
+// stdout, where the upstream CLI prints them and where people's scripts
+// grep for them. Only what we add beyond upstream (bars, hints) goes to
+// stderr. A command whose stdout must carry a single value (build --id)
+// sends them to stderr through StepsToStderr.
+func stepOut(x *kit.Ctx) io.Writer {
+	if x.StepsToStderr {
+		return x.Err
+	}
+	return x.Out
+}
+
+// appWriter is the common start of a write command on one app: a rack
+// client with the step-up window already open (see writeClient), then
+// the resolved app.
+func appWriter(ctx context.Context, x *kit.Ctx) (*rack.Client, string, error) {
+	c, _, err := writeClient(ctx, x)
+	if err != nil {
+		return nil, "", err
+	}
+	app, err := resolveApp(x)
+	return c, app, err
+}

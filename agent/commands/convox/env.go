@@ -1,0 +1,212 @@
+package convox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/rack"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+func registerEnv(r *kit.Registry) {
+	promote := func(fs *pflag.FlagSet) { fs.BoolP("promote", "p", false, "Promote the new release") }
+	r.Add(&kit.Command{
+		Name: "env", Usage: "env [-a app] [--output json]", MaxArgs: 0,
+		Short: "List an app's env (secrets masked)", Flags: appFlags(appFlag, outputFlag), Run: runEnv,
+	})
+	r.Add(&kit.Command{
+		Name: "env get", Usage: "env get <KEY> [--unmask] [-a app]", MinArgs: 1, MaxArgs: 1, ArgHint: "a variable name",
+		Short: "Get one env var (--unmask shows a secret's value)",
+		Flags: appFlags(appFlag, func(fs *pflag.FlagSet) {
+			fs.Bool("unmask", false, "Show the real value of a secret (needs secret:read)")
+		}),
+		Run: runEnvGet,
+	})
+	r.Add(&kit.Command{
+		Name: "env set", Usage: "env set <KEY=VALUE>... [--promote] [-a app]", MinArgs: 1, MaxArgs: -1, ArgHint: "at least one KEY=VALUE",
+		Short: "Set env vars in a new release", Flags: appFlags(appFlag, promote), Run: runEnvSet,
+	})
+	r.Add(&kit.Command{
+		Name: "env unset", Usage: "env unset <KEY>... [--promote] [-a app]", MinArgs: 1, MaxArgs: -1, ArgHint: "at least one KEY",
+		Short: "Remove env vars in a new release", Flags: appFlags(appFlag, promote), Run: runEnvUnset,
+	})
+}
+
+// nativeEnv reads the app's env through the gateway's native API (§5.3),
+// which is where listing and unmasking live; the proxy only ever shows
+// masks.
+func nativeEnv(ctx context.Context, x *kit.Ctx, app string, q url.Values) (map[string]string, error) {
+	t, err := x.ResolveRack()
+	if err != nil {
+		return nil, err
+	}
+	path := "/api/v1/apps/" + url.PathEscape(app) + "/env"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	req := gateway.Request{Method: http.MethodGet, Path: path}
+	raw, err := x.Call(ctx, t, req)
+	if err != nil {
+		return nil, kit.GatewayErr(t, err)
+	}
+	if raw.Status/100 != 2 {
+		return nil, kit.ResponseErr(t, req.Method, raw)
+	}
+	var out struct {
+		Env map[string]string `json:"env"`
+	}
+	if err := json.Unmarshal(raw.Body, &out); err != nil {
+		return nil, ipc.Errorf(ipc.CodeGateway, "unexpected answer from %s: %v", path, err)
+	}
+	if out.Env == nil {
+		out.Env = map[string]string{}
+	}
+	return out.Env, nil
+}
+
+func runEnv(ctx context.Context, x *kit.Ctx) error {
+	asJSON, err := wantJSON(x)
+	if err != nil {
+		return err
+	}
+	app, err := resolveApp(x)
+	if err != nil {
+		return err
+	}
+	env, err := nativeEnv(ctx, x, app, nil)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(x.Out, env)
+	}
+	if s := rack.FormatEnv(env); s != "" {
+		fmt.Fprintln(x.Out, s)
+	}
+	return nil
+}
+
+func runEnvGet(ctx context.Context, x *kit.Ctx) error {
+	key := x.Args[0]
+	app, err := resolveApp(x)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"key": {key}}
+	if u, _ := x.Flags.GetBool("unmask"); u {
+		q.Set("secrets", "true")
+	}
+	env, err := nativeEnv(ctx, x, app, q)
+	if err != nil {
+		return err
+	}
+	v := env[key]
+	if v == "" {
+		// The gateway answers "" for a missing key too; only the full
+		// list tells an empty value from no variable at all.
+		all, err := nativeEnv(ctx, x, app, nil)
+		if err != nil {
+			return err
+		}
+		if _, ok := all[key]; !ok {
+			return ipc.Errorf(ipc.CodeNotFound, "key %s not found", key)
+		}
+	}
+	fmt.Fprintln(x.Out, v)
+	return nil
+}
+
+// parseSets checks every argument before anything is sent, so a typo
+// never creates a half-edited release.
+func parseSets(x *kit.Ctx) (map[string]string, []string, error) {
+	sets := map[string]string{}
+	var keys []string
+	for _, a := range x.Args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || strings.TrimSpace(k) == "" || strings.ContainsAny(k, " \t\n") {
+			return nil, nil, kit.UsageErr(x.Cmd, "invalid argument %q: expected KEY=VALUE", a)
+		}
+		if _, dup := sets[k]; !dup {
+			keys = append(keys, k)
+		}
+		sets[k] = v
+	}
+	sort.Strings(keys)
+	return sets, keys, nil
+}
+
+func runEnvSet(ctx context.Context, x *kit.Ctx) error {
+	sets, keys, err := parseSets(x)
+	if err != nil {
+		return err
+	}
+	return editEnv(ctx, x, "Setting "+strings.Join(keys, ", "), func(env map[string]string) {
+		for k, v := range sets {
+			env[k] = v
+		}
+	})
+}
+
+func runEnvUnset(ctx context.Context, x *kit.Ctx) error {
+	keys := append([]string(nil), x.Args...)
+	for _, k := range keys {
+		if k == "" || strings.Contains(k, "=") {
+			return kit.UsageErr(x.Cmd, "invalid argument %q: expected a variable name", k)
+		}
+	}
+	sort.Strings(keys)
+	return editEnv(ctx, x, "Unsetting "+strings.Join(keys, ", "), func(env map[string]string) {
+		for _, k := range keys {
+			delete(env, k)
+		}
+	})
+}
+
+// editEnv is the upstream env edit flow through the proxy: read the
+// latest release's (masked) env, apply edit, post the complete env as a new
+// release (the gateway merges masks back, §6.4), and optionally promote.
+func editEnv(ctx context.Context, x *kit.Ctx, what string, edit func(map[string]string)) error {
+	c, app, err := appWriter(ctx, x)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{}
+	rs, err := c.ReleaseList(ctx, app, 1)
+	if err != nil {
+		return err
+	}
+	if len(rs) > 0 {
+		r, err := c.ReleaseGet(ctx, app, rs[0].Id)
+		if err != nil {
+			return err
+		}
+		env = rack.ParseEnv(r.Env)
+	}
+	edit(env)
+	var id string
+	err = runStep(x, what, func() (string, error) {
+		r, err := c.ReleaseCreate(ctx, app, map[string]string{"env": rack.FormatEnv(env)})
+		if err != nil {
+			return "", err
+		}
+		id = r.Id
+		return "", nil
+	})
+	if err != nil {
+		return err
+	}
+	releaseLine(x, id)
+	if p, _ := x.Flags.GetBool("promote"); p {
+		return promote(ctx, x, c, app, id)
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package convox
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+func registerReleases(r *kit.Registry) {
+	r.Add(&kit.Command{
+		Name: "releases", Usage: "releases [-a app] [--limit N] [--output json]", MaxArgs: 0,
+		Short: "List releases for an app",
+		Flags: appFlags(appFlag, outputFlag, limitFlag), Run: runReleases,
+	})
+	r.Add(&kit.Command{
+		Name: "releases info", Usage: "releases info <release> [-a app] [--output json]", MinArgs: 1, MaxArgs: 1, ArgHint: "a release id",
+		Short: "Get information about a release", Flags: appFlags(appFlag, outputFlag), Run: runReleasesInfo,
+	})
+	r.Add(&kit.Command{
+		Name: "releases promote", Usage: "releases promote [release] [-a app]", MaxArgs: 1,
+		Short: "Promote a release (default: the latest) and wait for the app", Flags: appFlag, Run: runReleasesPromote,
+	})
+	r.Add(&kit.Command{
+		Name: "releases rollback", Usage: "releases rollback <release> [-a app]", MinArgs: 1, MaxArgs: 1, ArgHint: "a release id",
+		Short: "Copy an old release forward and promote it", Flags: appFlag, Run: runReleasesRollback,
+	})
+	r.Add(&kit.Command{
+		Name: "builds", Usage: "builds [-a app] [--limit N] [--output json]", MaxArgs: 0,
+		Short: "List builds for an app",
+		Flags: appFlags(appFlag, outputFlag, limitFlag), Run: runBuilds,
+	})
+	r.Add(&kit.Command{
+		Name: "builds info", Usage: "builds info <build> [-a app] [--output json]", MinArgs: 1, MaxArgs: 1, ArgHint: "a build id",
+		Short: "Get information about a build", Flags: appFlags(appFlag, outputFlag), Run: runBuildsInfo,
+	})
+}
+
+func limitFlag(fs *pflag.FlagSet) {
+	fs.Int("limit", 0, "Number of items to list (default: the rack's, 10)")
+}
+
+func runReleases(ctx context.Context, x *kit.Ctx) error {
+	asJSON, c, app, err := appReader(x)
+	if err != nil {
+		return err
+	}
+	// The app tells which release is active; fetching it first also
+	// turns an unknown app into the rack's "no such app" error.
+	a, err := c.AppGet(ctx, app)
+	if err != nil {
+		return err
+	}
+	limit, _ := x.Flags.GetInt("limit")
+	rs, err := c.ReleaseList(ctx, app, limit)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(x.Out, rs)
+	}
+	rows := make([][]string, 0, len(rs))
+	for _, r := range rs {
+		status := ""
+		if r.Id == a.Release {
+			status = "active"
+		}
+		rows = append(rows, []string{r.Id, status, r.Build, ago(r.Created), r.Description})
+	}
+	return printTable(x.Out, []string{"ID", "STATUS", "BUILD", "CREATED", "DESCRIPTION"}, rows)
+}
+
+func runReleasesInfo(ctx context.Context, x *kit.Ctx) error {
+	asJSON, c, app, err := appReader(x)
+	if err != nil {
+		return err
+	}
+	r, err := c.ReleaseGet(ctx, app, x.Args[0])
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(x.Out, r)
+	}
+	return printInfo(x.Out, "Id", r.Id, "Build", r.Build, "Created", r.Created.Format(time.RFC3339),
+		"Description", r.Description, "Env", r.Env)
+}
+
+func runReleasesPromote(ctx context.Context, x *kit.Ctx) error {
+	c, app, err := appWriter(ctx, x)
+	if err != nil {
+		return err
+	}
+	id := ""
+	if len(x.Args) == 1 {
+		id = x.Args[0]
+	} else {
+		rs, err := c.ReleaseList(ctx, app, 1)
+		if err != nil {
+			return err
+		}
+		if len(rs) == 0 {
+			return ipc.Errorf(ipc.CodeNotFound, "no releases to promote")
+		}
+		id = rs[0].Id
+	}
+	return promote(ctx, x, c, app, id)
+}
+
+func runReleasesRollback(ctx context.Context, x *kit.Ctx) error {
+	old := x.Args[0]
+	c, app, err := appWriter(ctx, x)
+	if err != nil {
+		return err
+	}
+	var id string
+	err = runStep(x, "Rolling back to "+old, func() (string, error) {
+		ro, err := c.ReleaseGet(ctx, app, old)
+		if err != nil {
+			return "", err
+		}
+		// The env comes masked; the gateway reads a mask as "keep the
+		// current value" (§6.4), so secrets keep their present values.
+		rn, err := c.ReleaseCreate(ctx, app, map[string]string{"build": ro.Build, "env": ro.Env, "description": ro.Description})
+		if err != nil {
+			return "", err
+		}
+		id = rn.Id
+		return rn.Id, nil
+	})
+	if err != nil {
+		return err
+	}
+	return promote(ctx, x, c, app, id)
+}
+
+func runBuilds(ctx context.Context, x *kit.Ctx) error {
+	asJSON, c, err := rackReader(x)
+	if err != nil {
+		return err
+	}
+	limit, _ := x.Flags.GetInt("limit")
+	app, err := resolveApp(x)
+	if err != nil {
+		return err
+	}
+	bs, err := c.BuildList(ctx, app, limit)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(x.Out, bs)
+	}
+	rows := make([][]string, 0, len(bs))
+	for _, b := range bs {
+		rows = append(rows, []string{b.Id, b.Status, b.Release, ago(b.Started), elapsed(b.Started, b.Ended), b.Description})
+	}
+	return printTable(x.Out, []string{"ID", "STATUS", "RELEASE", "STARTED", "ELAPSED", "DESCRIPTION"}, rows)
+}
+
+func runBuildsInfo(ctx context.Context, x *kit.Ctx) error {
+	asJSON, c, app, err := appReader(x)
+	if err != nil {
+		return err
+	}
+	b, err := c.BuildGet(ctx, app, x.Args[0])
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(x.Out, b)
+	}
+	return printInfo(x.Out, "Id", b.Id, "Status", b.Status, "Release", b.Release, "Description", b.Description,
+		"Started", ago(b.Started), "Elapsed", elapsed(b.Started, b.Ended))
+}
+
+// releaseLine prints the new release id on stdout: it is the data a
+// script wants from env set/unset.
+func releaseLine(x *kit.Ctx, id string) {
+	fmt.Fprintf(x.Out, "Release: %s\n", id)
+}

@@ -1,0 +1,72 @@
+package kit
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// GatewayErr turns a gateway client error into a typed error the user can
+// act on, keeping the server's own words. It is the only place an HTTP
+// status becomes an error code; the typed error keeps the gateway error as
+// its cause.
+func GatewayErr(t *Target, err error) error {
+	if err == nil {
+		return nil
+	}
+	var typed *ipc.Error
+	if errors.As(err, &typed) {
+		return typed
+	}
+	if errors.Is(err, context.Canceled) {
+		return ipc.Interrupted("interrupted")
+	}
+	var ne *gateway.NetError
+	if errors.As(err, &ne) {
+		return ipc.Wrap(ipc.CodeGatewayUnreachable, err, "%v", ne).
+			WithHint("Check the gateway URL and your network; 'rack-gateway rack' shows the URL in use.")
+	}
+	var br *gateway.BadResponseError
+	if errors.As(err, &br) {
+		return ipc.Wrap(ipc.CodeGateway, err, "%v", br)
+	}
+	var ae *gateway.APIError
+	if !errors.As(err, &ae) {
+		return ipc.Wrap(ipc.CodeInternal, err, "%v", err)
+	}
+	text := ae.Text()
+	switch {
+	case ae.Status == http.StatusUnauthorized && isSessionProblem(text):
+		e := ipc.Wrap(ipc.CodeSessionExpired, err, "%s", text)
+		if t != nil {
+			return e.WithHint("Run: rack-gateway login %s", LoginArgs(t))
+		}
+		return e
+	case ae.Status == http.StatusForbidden:
+		return ipc.Wrap(ipc.CodeForbidden, err, "%s", text)
+	case ae.Status == http.StatusNotFound:
+		return ipc.Wrap(ipc.CodeNotFound, err, "%s", text)
+	case ae.Status >= 500 && !ae.Convox:
+		return ipc.Wrap(ipc.CodeGateway, err, "the gateway at %s failed (HTTP %d): %s", HostOf(ae.URL), ae.Status, text)
+	default:
+		return ipc.Wrap(ipc.CodeGateway, err, "%s", text)
+	}
+}
+
+func isSessionProblem(text string) bool {
+	t := strings.ToLower(text)
+	return strings.Contains(t, "session") || strings.Contains(t, "token") ||
+		strings.Contains(t, "missing authorization") || strings.Contains(t, "user locked") ||
+		strings.Contains(t, "user suspended")
+}
+
+func HostOf(u string) string {
+	if i := strings.Index(u, "/api/"); i > 0 {
+		return u[:i]
+	}
+	return u
+}

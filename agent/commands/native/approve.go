@@ -1,0 +1,208 @@
+package native
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// Waiting for and approving deploy approval requests. Every wait here is
+// bounded by a deadline and ends at once on Ctrl-C (ctx).
+
+// sleep waits d or until ctx ends (Ctrl-C), whichever is first.
+func sleep(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ipc.Interrupted("interrupted")
+	case <-tm.C:
+		return nil
+	}
+}
+
+// waitDecision polls one request until it is decided or timeout passes.
+func waitDecision(ctx context.Context, x *kit.Ctx, t *kit.Target, id string, interval, timeout time.Duration) (*approval, error) {
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		var r approval
+		if _, err := getJSON(ctx, x, t, "/deploy-approval-requests/"+url.PathEscape(id), &r); err != nil {
+			return nil, err
+		}
+		st := strings.ToLower(r.Status)
+		if st == "approved" || st == "rejected" || st == "expired" {
+			return &r, nil
+		}
+		if st != last {
+			fmt.Fprintf(x.Out, "Waiting for approval (status: %s)\n", r.Status)
+			last = st
+		}
+		if time.Now().After(deadline) {
+			return nil, ipc.Errorf(ipc.CodeGateway, "timed out waiting for approval")
+		}
+		if err := sleep(ctx, interval); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// approveRequest posts one approval; x.Call attaches a new MFA proof to it.
+func approveRequest(ctx context.Context, x *kit.Ctx, t *kit.Target, id, notes string) (*approval, int, error) {
+	if x.APIToken() != "" {
+		// The gateway only takes approvals from people, after MFA.
+		return nil, 0, ipc.Errorf(ipc.CodeForbidden, "API tokens can't approve deploy requests; unset RACK_GATEWAY_API_TOKEN and approve as a logged-in user")
+	}
+	body := map[string]any{}
+	if notes != "" {
+		body["notes"] = notes
+	}
+	raw, err := send(ctx, x, t, http.MethodPost, "/deploy-approval-requests/"+url.PathEscape(id)+"/approve", body)
+	if err != nil {
+		return nil, 0, err
+	}
+	if raw.Status/100 != 2 {
+		return nil, raw.Status, kit.ResponseErr(t, http.MethodPost, raw)
+	}
+	var r approval
+	if err := decode(raw, &r); err != nil {
+		return nil, raw.Status, err
+	}
+	return &r, raw.Status, nil
+}
+
+func approvedLine(x *kit.Ctx, r *approval, app string) {
+	line := "\n✅ Deploy approval request " + r.PublicID
+	if app != "" {
+		line += " (" + app + ")"
+	}
+	line += " approved"
+	if r.ApprovalExpiresAt != nil {
+		line += " (expires at " + r.ApprovalExpiresAt.UTC().Format(time.RFC3339) + ")"
+	}
+	fmt.Fprintln(x.Out, line)
+}
+
+func runApprovalApprove(ctx context.Context, x *kit.Ctx) error {
+	notes, _ := x.Flags.GetString("notes")
+	notes = strings.TrimSpace(notes)
+	t, err := x.ResolveRack()
+	if err != nil {
+		return err
+	}
+	if len(x.Args) == 1 {
+		id, err := checkID(x.Args[0])
+		if err != nil {
+			return err
+		}
+		r, status, err := approveRequest(ctx, x, t, id, notes)
+		if status == http.StatusNotFound {
+			return ipc.Errorf(ipc.CodeNotFound, "deploy approval request %s not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		approvedLine(x, r, "")
+		return nil
+	}
+	r, err := findBySearch(ctx, x, t)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(x.Out)
+	printDetails(x, r)
+	if r.Status != "pending" {
+		fmt.Fprintln(x.Out, "\nAll requests are already approved.")
+		return nil
+	}
+	// From a terminal, confirm first; scripts cannot press Enter, and the
+	// MFA proof is their confirmation.
+	if x.Term.CanPrompt() && x.Inv.TTY.Stdin {
+		text := fmt.Sprintf("\nPress Enter to approve %s on rack %s (or Ctrl+C to abort):", r.App, t.Name)
+		if _, err := x.Term.Prompt(ctx, ipc.Prompt{Text: text, Rack: t.Name, Command: "rack-gateway " + x.Cmd.Name, Reason: "confirm"}); err != nil {
+			return ipc.Interrupted("aborted")
+		}
+	}
+	approved, _, err := approveRequest(ctx, x, t, r.PublicID, notes)
+	if err != nil {
+		return err
+	}
+	approvedLine(x, approved, "")
+	return nil
+}
+
+func runApprovalWait(ctx context.Context, x *kit.Ctx) error {
+	approve, _ := x.Flags.GetBool("approve")
+	notes, _ := x.Flags.GetString("notes")
+	interval, err := duration(x, "poll-interval", false)
+	if err != nil {
+		return err
+	}
+	timeout, err := duration(x, "timeout", true)
+	if err != nil {
+		return err
+	}
+	t, err := x.ResolveRack()
+	if err != nil {
+		return err
+	}
+	s, err := resolveSearch(ctx, x)
+	if err != nil {
+		return err
+	}
+	filter := "apps=" + s.app
+	if s.branch != "" {
+		filter += " branch=" + s.branch
+	}
+	if s.commit != "" {
+		filter += " commit=" + s.commit
+	}
+	fmt.Fprintf(x.Out, "Waiting for pending deploy approval requests on rack %s (%s)\n", t.Name, filter)
+	deadline := time.Now().Add(timeout)
+	for {
+		if r, err := find(ctx, x, t, s, "pending"); err != nil {
+			return err
+		} else if r != nil {
+			return handlePending(ctx, x, t, r, approve, strings.TrimSpace(notes))
+		}
+		if r, err := find(ctx, x, t, s, "approved"); err != nil {
+			return err
+		} else if r != nil {
+			fmt.Fprintf(x.Out, "✓ Already approved on rack %s: %s (%s)\n", t.Name, r.PublicID, r.App)
+			if approve {
+				fmt.Fprintf(x.Out, "\nApproved:\n  %s  %s  %s\n", t.Name, r.App, r.PublicID)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return ipc.Errorf(ipc.CodeGateway, "timed out waiting for a deploy approval request (%s)", filter)
+		}
+		if err := sleep(ctx, interval); err != nil {
+			return err
+		}
+	}
+}
+
+func handlePending(ctx context.Context, x *kit.Ctx, t *kit.Target, r *approval, approve bool, notes string) error {
+	w := x.Out
+	fmt.Fprintln(w, "\n📋 Deploy Approval Request Found:")
+	fmt.Fprintf(w, "  ID: %s\n  App: %s\n  Message: %s\n  Status: %s\n  Token: %s\n  Created: %s\n",
+		r.PublicID, r.App, r.Message, r.Status, r.TargetAPITokenName, r.CreatedAt.Format(time.RFC3339))
+	if !approve {
+		fmt.Fprintln(w, "\nUse 'rack-gateway deploy-approval approve <id>' to approve this request.")
+		return nil
+	}
+	approved, _, err := approveRequest(ctx, x, t, r.PublicID, notes)
+	if err != nil {
+		return err
+	}
+	approvedLine(x, approved, r.App)
+	fmt.Fprintf(w, "\nApproved:\n  %s  %s  %s\n", t.Name, r.App, approved.PublicID)
+	return nil
+}

@@ -1,0 +1,339 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/config"
+	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/agent/events"
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/ledger"
+	"github.com/rack-gateway/rack-gateway/agent/stepup"
+	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/platform/paths"
+)
+
+// Login polling follows the upstream CLI: every second for two minutes.
+var (
+	loginPollInterval = time.Second
+	loginTimeout      = 2 * time.Minute
+)
+
+func registerLogin(r *kit.Registry) {
+	r.Add(&kit.Command{
+		Name:  "login",
+		Usage: "login [rack] [gateway-url] [--no-open] [--auth-file FILE]",
+		Short: "Sign in to a rack through the gateway's browser login",
+		Long: `Sign in to a rack through the gateway's browser login.
+
+With no arguments, signs in again to the current rack. With a rack name, signs
+in to that configured rack (or to $RACK_GATEWAY_URL). With a rack name and a
+gateway URL, adds the rack and signs in. The session token goes to the OS
+keyring, never to config.json.`,
+		MaxArgs: 2,
+		Flags: func(fs *pflag.FlagSet) {
+			fs.Bool("no-open", false, "Don't open the browser; print the URL only")
+			fs.String("auth-file", "", "Write AUTH_URL=, STATE= and CODE_VERIFIER= lines to this file (mode 0600), for automation")
+		},
+		Run: runLogin,
+	})
+}
+
+func runLogin(ctx context.Context, x *kit.Ctx) error {
+	p, err := x.Profile()
+	if err != nil {
+		return err
+	}
+	rack, rawURL, err := loginTarget(x, p.Config())
+	if err != nil {
+		return err
+	}
+	base, err := gateway.NormalizeURL(rawURL)
+	if err != nil {
+		return ipc.Errorf(ipc.CodeUsage, "%v", err).WithHint("Example: rack-gateway login production https://gateway.example.com")
+	}
+	x.Progress("Starting login for rack: %s via gateway: %s", rack, base)
+	gw := x.Core.Gateway(base)
+	start, err := gw.StartLogin(ctx)
+	if err != nil {
+		return kit.GatewayErr(nil, err)
+	}
+	if f, _ := x.Flags.GetString("auth-file"); f != "" {
+		content := fmt.Sprintf("AUTH_URL=%s\nSTATE=%s\nCODE_VERIFIER=%s\n", start.AuthURL, start.State, start.CodeVerifier)
+		if err := paths.WriteFileAtomic(x.Abs(f), []byte(content), 0o600); err != nil {
+			return ipc.Errorf(ipc.CodeInternal, "write auth file: %v", err)
+		}
+	}
+	x.Progress("Open this URL in your browser to log in:\n%s", start.AuthURL)
+	if noOpen, _ := x.Flags.GetBool("no-open"); !noOpen {
+		res, err := x.Term.Do(ctx, ipc.Action{Kind: ipc.ActionOpenURL, URL: start.AuthURL})
+		if err == nil && res.Error != "" {
+			err = errors.New(res.Error)
+		}
+		if err != nil {
+			x.Progress("Could not open a browser automatically (%v); open the URL above yourself.", err)
+		}
+	}
+	cfg := p.Config()
+	hostname, _ := os.Hostname()
+	req := gateway.CompleteRequest{
+		State: start.State, CodeVerifier: start.CodeVerifier,
+		DeviceID: cfg.MachineID, DeviceName: strings.TrimSpace(hostname), DeviceOS: runtime.GOOS,
+		ClientVersion: "rack-gateway/" + x.Core.Version,
+	}
+	// The login's terminal codes count against the same budget as step-up
+	// codes. The email is known only for a rack logged in before; until
+	// the login says who it was, they are kept under the gateway alone,
+	// which the ledger counts for every user of that gateway.
+	loginUser := base + "\x00"
+	if g := cfg.Gateways[rack]; g != nil && g.URL == base {
+		loginUser += g.Email
+	}
+	res, err := pollLogin(ctx, x, gw, req, loginUser)
+	if err != nil {
+		return err
+	}
+	if user := base + "\x00" + res.Email; user != loginUser {
+		if err := x.Core.MFA.Ledger.Rekey(loginUser, user); err != nil {
+			x.Core.Log.Warn("could not move the login's MFA attempts to the user", "err", err)
+		}
+	}
+	if err := p.SetToken(rack, res.Token); err != nil {
+		return kit.StoreErr(err)
+	}
+	err = p.Update(func(c *config.Config) error {
+		gwc := c.Gateways[rack]
+		if gwc == nil {
+			gwc = &config.Gateway{}
+			c.Gateways[rack] = gwc
+		}
+		exp := res.ExpiresAt
+		gwc.URL, gwc.Email, gwc.ExpiresAt = base, res.Email, &exp
+		gwc.SessionID, gwc.Channel, gwc.MFAVerified = res.SessionID, res.Channel, res.MFAVerified
+		gwc.DeviceID, gwc.DeviceName = res.DeviceID, res.DeviceName
+		c.Current = rack
+		return nil
+	})
+	if err != nil {
+		return kit.ConfigErr(err)
+	}
+	x.Core.Log.Info("login", "rack", rack, "email", res.Email)
+	key := core.SessionKey(p.Dir, rack)
+	x.Core.MFA.Forget(key)
+	// One info call tells the role and the window the login opened.
+	if info, err := gw.Info(ctx, res.Token); err == nil {
+		x.Core.SetRole(key, strings.Join(info.User.Roles, ","))
+		if exp := info.User.RecentStepUpExpiresAt; exp != nil {
+			x.Core.MFA.Opened(key, *exp, "login", "login")
+		}
+	}
+	x.Core.Events.Publish(events.Event{Type: events.Login, Rack: rack, ConfigDir: p.Dir, Email: res.Email})
+	x.Core.WriteStatus()
+	fmt.Fprintf(x.Out, "✓ Successfully logged in to %s as %s\n", rack, res.Email)
+	return nil
+}
+
+// loginTarget works out the rack and URL from the arguments, the
+// environment and the config, as the upstream CLI does.
+func loginTarget(x *kit.Ctx, cfg config.Config) (rack, rawURL string, err error) {
+	envURL := x.Getenv("RACK_GATEWAY_URL")
+	switch len(x.Args) {
+	case 2:
+		rack, rawURL = strings.TrimSpace(x.Args[0]), strings.TrimSpace(x.Args[1])
+		if rawURL == "" {
+			return "", "", kit.UsageErr(x.Cmd, "gateway URL cannot be empty")
+		}
+	case 1:
+		rack = strings.TrimSpace(x.Args[0])
+	default:
+		rack = x.G.Rack
+		if rack == "" {
+			rack = x.Getenv("RACK_GATEWAY_RACK")
+		}
+		if rack == "" {
+			rack = cfg.Current
+		}
+		if rack == "" {
+			return "", "", kit.UsageErr(x.Cmd, "no current rack selected; name the rack and its gateway URL")
+		}
+	}
+	if rack == "" {
+		return "", "", kit.UsageErr(x.Cmd, "rack name cannot be empty")
+	}
+	if strings.ContainsAny(rack, "/\\ \t\n") || strings.HasPrefix(rack, "(") {
+		return "", "", kit.UsageErr(x.Cmd, "invalid rack name %q: use letters, digits, '-', '_' or '.'", rack)
+	}
+	if rawURL == "" {
+		rawURL = envURL
+	}
+	if rawURL == "" {
+		if g := cfg.Gateways[rack]; g != nil {
+			rawURL = g.URL
+		}
+	}
+	if rawURL == "" {
+		return "", "", kit.UsageErr(x.Cmd, "gateway URL required for rack %s", rack)
+	}
+	return rack, rawURL, nil
+}
+
+func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.CompleteRequest, user string) (*gateway.LoginResult, error) {
+	// While the browser leg is pending, the terminal may take the TOTP
+	// code too (§3.4): the prompt runs beside the polling and is withdrawn
+	// as soon as the login completes either way.
+	promptCtx, stopPrompt := context.WithCancel(ctx)
+	defer stopPrompt()
+	promptDone := make(chan struct{})
+	defer func() { stopPrompt(); <-promptDone }()
+	started := false
+	startPrompt := func() {
+		if started {
+			return
+		}
+		started = true
+		if !x.Term.CanPrompt() {
+			close(promptDone)
+			return
+		}
+		go func() {
+			defer close(promptDone)
+			loginCodePrompt(promptCtx, x, gw, req.State, user)
+		}()
+	}
+	defer func() {
+		if !started {
+			close(promptDone)
+		}
+	}()
+	deadline := time.Now().Add(loginTimeout)
+	said, netFailures := false, 0
+	tick := time.NewTicker(loginPollInterval)
+	defer tick.Stop()
+	for {
+		res, err := gw.CompleteLogin(ctx, req)
+		switch {
+		case err == nil && res != nil:
+			return res, nil
+		case err == nil:
+			netFailures = 0
+			if !said {
+				x.Progress("Waiting for login to complete in your browser (up to %s; Ctrl-C to cancel)...", loginTimeout)
+				said = true
+				startPrompt()
+			}
+		default:
+			var ne *gateway.NetError
+			var ae *gateway.APIError
+			switch {
+			case errors.As(err, &ne) && netFailures < 3:
+				// A blip while the user is in the browser should not
+				// throw the login away.
+				netFailures++
+			case errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests:
+				// Rate limited: keep polling at the same pace.
+			default:
+				return nil, loginErr(err)
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, ipc.Errorf(ipc.CodeGateway, "login timed out after %s waiting for the browser", loginTimeout).
+				WithHint("Run the login again and finish signing in within two minutes.")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ipc.Interrupted("login cancelled")
+		case <-tick.C:
+		}
+	}
+}
+
+// loginErr words the complete endpoint's failures (gateway-api.md §3.3).
+func loginErr(err error) error {
+	var ae *gateway.APIError
+	if !errors.As(err, &ae) {
+		return kit.GatewayErr(nil, err)
+	}
+	text := ae.Text()
+	e := ipc.Errorf(ipc.CodeGateway, "login failed: %s", text)
+	switch {
+	case strings.Contains(text, "multi-factor authentication"):
+		return e.WithHint("Finish MFA enrollment in the browser, then run 'rack-gateway login' again.")
+	case strings.Contains(text, "not authorized"):
+		return ipc.Errorf(ipc.CodeForbidden, "login failed: %s", text).
+			WithHint("Ask a gateway administrator to add your account, then log in again.")
+	case strings.Contains(text, "invalid or expired state"):
+		return e.WithHint("This login is no longer valid; run 'rack-gateway login' again.")
+	}
+	return e
+}
+
+// loginCodePrompt offers to take the login's MFA code in the terminal.
+// Every code goes through the attempt ledger under user (the gateway URL
+// and, when known, the email), like any step-up code.
+func loginCodePrompt(ctx context.Context, x *kit.Ctx, gw *gateway.Client, state, user string) {
+	led := x.Core.MFA.Ledger
+	text := "Finish signing in in your browser, then enter your TOTP code here (or complete MFA in the browser):"
+	for {
+		if err := led.Check(user, ledger.Code, ""); err != nil {
+			x.Progress("%v Finish MFA in the browser.", err)
+			return
+		}
+		code, err := x.Term.Prompt(ctx, ipc.Prompt{Text: text, Secret: true, Command: "rack-gateway login", Reason: "login"})
+		if err != nil || ctx.Err() != nil {
+			return
+		}
+		code = stepup.NormalizeCode(code)
+		if code == "" {
+			continue
+		}
+		ticket, err := led.Reserve(user, ledger.Code, code)
+		if err != nil {
+			var rf *ledger.Refusal
+			if errors.As(err, &rf) && (rf.Reason == "replay" || rf.Reason == "same_step") {
+				x.Progress("%s", rf.Message)
+				text = "Enter the next TOTP code:"
+				continue
+			}
+			x.Progress("%v Finish MFA in the browser.", err)
+			return
+		}
+		err = gw.CLIMFA(ctx, state, code)
+		if err == nil {
+			_ = ticket.Settle(ledger.Accepted)
+			x.Progress("MFA verified")
+			return
+		}
+		var ae *gateway.APIError
+		if !errors.As(err, &ae) {
+			_ = ticket.Settle(ledger.Rejected) // no answer: it may have been counted
+			x.Progress("Could not send the code: %v", kit.GatewayErr(nil, err))
+			return
+		}
+		switch ae.Text() {
+		case "exchange_failed", "session_incomplete", "state_required":
+			// Refused before any verification: the browser leg is not
+			// done, so the code was never checked and is still good.
+			_ = ticket.Void()
+			x.Progress("Finish the browser sign-in first, then enter the code.")
+			text = "Enter your TOTP code once the browser shows the MFA step:"
+		case "invalid_code":
+			_ = ticket.Settle(ledger.Rejected)
+			x.Progress("Invalid code.")
+			text = "Enter TOTP code:"
+		default:
+			_ = ticket.Settle(ledger.Rejected)
+			x.Progress("The gateway refused the code: %s. Finish MFA in the browser.", ae.Text())
+			return
+		}
+	}
+}
