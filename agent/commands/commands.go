@@ -6,7 +6,6 @@ package commands
 
 import (
 	"context"
-	"sync"
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/convox"
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
@@ -28,22 +27,15 @@ const (
 	ModeExec   = kit.ModeExec
 )
 
-var (
-	once sync.Once
-	all  *kit.Registry
-)
-
-// Registry returns every command. It is built once and only read after.
+// Registry returns a new registry with every command. Hosts build one at
+// start and pass it in Env; nothing fills a global.
 func Registry() *kit.Registry {
-	once.Do(func() {
-		r := kit.NewRegistry()
-		session.Register(r)
-		convox.Register(r)
-		native.Register(r)
-		kit.RegisterCompletion(r)
-		all = r
-	})
-	return all
+	r := kit.NewRegistry()
+	session.Register(r)
+	convox.Register(r)
+	native.Register(r)
+	kit.RegisterCompletion(r)
+	return r
 }
 
 // Result is what a finished command tells its host.

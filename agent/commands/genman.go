@@ -96,7 +96,7 @@ func manRoot(info ManInfo, groups []manGroup) []byte {
 	manHeader(&b, "rack-gateway", info)
 	// The root help's first line is the program's one-line description.
 	var help bytes.Buffer
-	Registry().WriteHelp(&help, kit.RootCommand, pflag.NewFlagSet("", pflag.ContinueOnError))
+	kit.NewRegistry().WriteHelp(&help, kit.RootCommand, pflag.NewFlagSet("", pflag.ContinueOnError))
 	desc, _, _ := strings.Cut(help.String(), "\n")
 	name, rest, _ := strings.Cut(desc, ": ")
 	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", roffText(name), roffText(strings.TrimSuffix(rest, ".")))
