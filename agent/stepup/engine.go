@@ -120,6 +120,15 @@ func New(l *ledger.Ledger) *Engine {
 	return e
 }
 
+// UseLedger makes l the engine's attempt ledger (tests point it at a
+// directory of their own).
+func (e *Engine) UseLedger(l *ledger.Ledger) {
+	if l.SameStep == nil {
+		l.SameStep = e.severalTOTP
+	}
+	e.Ledger = l
+}
+
 // severalTOTP reports whether user has more than one TOTP secret. The
 // ledger calls it under its own lock; e.mu is never held while calling
 // the ledger, so the two locks cannot deadlock.
