@@ -41,15 +41,22 @@ in to that configured rack (or to $RACK_GATEWAY_URL). With a rack name and a
 gateway URL, adds the rack and signs in. The session token goes to the OS
 keyring, never to config.json.`,
 		MaxArgs: 2,
-		Flags: func(fs *pflag.FlagSet) {
-			fs.Bool("no-open", false, "Don't open the browser; print the URL only")
-			fs.String("auth-file", "", "Write AUTH_URL=, STATE= and CODE_VERIFIER= lines to this file (mode 0600), for automation")
+		Bind: func(fs *pflag.FlagSet) kit.Runner {
+			o := &loginOptions{}
+			fs.BoolVar(&o.noOpen, "no-open", false, "Don't open the browser; print the URL only")
+			fs.StringVar(&o.authFile, "auth-file", "", "Write AUTH_URL=, STATE= and CODE_VERIFIER= lines to this file (mode 0600), for automation")
+			return func(ctx context.Context, x *kit.Ctx) error { return runLogin(ctx, x, o) }
 		},
-		Run: runLogin,
 	})
 }
 
-func runLogin(ctx context.Context, x *kit.Ctx) error {
+// loginOptions are one login's flags.
+type loginOptions struct {
+	noOpen   bool
+	authFile string
+}
+
+func runLogin(ctx context.Context, x *kit.Ctx, o *loginOptions) error {
 	p, err := x.Profile()
 	if err != nil {
 		return err
@@ -68,14 +75,14 @@ func runLogin(ctx context.Context, x *kit.Ctx) error {
 	if err != nil {
 		return kit.GatewayErr(nil, err)
 	}
-	if f, _ := x.Flags.GetString("auth-file"); f != "" {
+	if f := o.authFile; f != "" {
 		content := fmt.Sprintf("AUTH_URL=%s\nSTATE=%s\nCODE_VERIFIER=%s\n", start.AuthURL, start.State, start.CodeVerifier)
 		if err := paths.WriteFileAtomic(x.Abs(f), []byte(content), 0o600); err != nil {
 			return ipc.Errorf(ipc.CodeInternal, "write auth file: %v", err)
 		}
 	}
 	x.Progress("Open this URL in your browser to log in:\n%s", start.AuthURL)
-	if noOpen, _ := x.Flags.GetBool("no-open"); !noOpen {
+	if !o.noOpen {
 		res, err := x.Term.Do(ctx, ipc.Action{Kind: ipc.ActionOpenURL, URL: start.AuthURL})
 		if err == nil && res.Error != "" {
 			err = errors.New(res.Error)
