@@ -214,7 +214,7 @@ func MarshalControl(c *Control) []byte {
 
 // forwardedEnv lists the variables a client passes to the agent: the
 // product's own, and what a command needs to behave as if it ran in the
-// user's terminal (DESIGN.md §2).
+// user's terminal (docs/architecture.md, "A command's path").
 var forwardedEnv = map[string]bool{
 	"TERM": true, "COLORTERM": true, "NO_COLOR": true, "EDITOR": true, "VISUAL": true,
 	"BROWSER": true, "DISPLAY": true, "WAYLAND_DISPLAY": true, "XAUTHORITY": true,

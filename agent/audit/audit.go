@@ -1,9 +1,9 @@
 // Package audit writes the agent's local audit log: one JSON line per
 // command a user runs through the agent, in
-// $XDG_STATE_HOME/rack-gateway/audit.jsonl (DESIGN.md §3). A line says who
+// $XDG_STATE_HOME/rack-gateway/audit.jsonl (docs/architecture.md, "The agent's state"). A line says who
 // ran what, on which rack, whether MFA was asked for, and how it ended; it
 // never holds a token, code or environment value (see Redact), because the
-// log outlives the secrets it would otherwise leak (§7).
+// log outlives the secrets it would otherwise leak (docs/architecture.md, "Security model").
 package audit
 
 import (

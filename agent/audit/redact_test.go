@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// Secrets shaped like the real ones (gateway-api.md §2): a session token is
+// Secrets shaped like the real ones (docs/gateway-protocol.md, "Credentials"): a session token is
 // 43 base64url characters, an API token is rgw_ plus 44 padded ones.
 const (
 	session  = "Zk3q_9vLx-2mPa7QeRt0uYb5NcWd8HjKs1oIgFhAl4E"

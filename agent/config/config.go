@@ -1,5 +1,5 @@
 // Package config reads and writes config.json in the upstream CLI's layout
-// (gateway-api.md §3.6), minus tokens: tokens live in the secret store.
+// (docs/gateway-protocol.md, "Config file"), minus tokens: tokens live in the secret store.
 //
 // Fields this package does not know are kept and written back, so a config
 // shared with the upstream CLI (or a newer version of ours) loses nothing.
@@ -80,7 +80,7 @@ func Load(dir string) (cfg *Config, tokens map[string]string, changed bool, err 
 		changed = true
 	}
 	if _, err := uuid.Parse(cfg.MachineID); err != nil {
-		// The server answers 500 to a non-UUID device_id (gateway-api.md §3.3).
+		// The server answers 500 to a non-UUID device_id (docs/gateway-protocol.md, "CLI login").
 		cfg.MachineID = uuid.NewString()
 		changed = true
 	}

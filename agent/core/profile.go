@@ -18,7 +18,7 @@ import (
 // The secret store is opened on the first token access, not with the
 // profile: opening it probes the OS keyring, and commands that need no
 // stored session (every API-token and most --no-agent runs) must never
-// touch the keyring (DESIGN.md §2).
+// touch the keyring (docs/architecture.md, "A command's path").
 type Profile struct {
 	Dir string
 
@@ -107,7 +107,7 @@ func (p *Profile) reloadIfChanged() error {
 }
 
 // account is the keyring account for a rack. The default config directory
-// uses the bare rack alias (DESIGN.md §3); other directories are namespaced
+// uses the bare rack alias (docs/architecture.md, "The agent's state"); other directories are namespaced
 // so that two configs with the same alias never share a token.
 func (p *Profile) account(rack string) string {
 	if def, err := defaultConfigDir(); err == nil && filepath.Clean(def) == filepath.Clean(p.Dir) {

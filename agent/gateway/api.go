@@ -13,7 +13,7 @@ type LoginStart struct {
 	CodeVerifier string `json:"code_verifier"`
 }
 
-// StartLogin begins a CLI login (gateway-api.md §3.2).
+// StartLogin begins a CLI login (docs/gateway-protocol.md, "CLI login").
 func (c *Client) StartLogin(ctx context.Context) (*LoginStart, error) {
 	var out LoginStart
 	if _, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "/api/v1/auth/cli/start", Body: struct{}{}}, &out); err != nil {
@@ -70,7 +70,7 @@ func (c *Client) CompleteLogin(ctx context.Context, req CompleteRequest) (*Login
 	return &out, nil
 }
 
-// Logout revokes the session on the server (gateway-api.md §3.5). The
+// Logout revokes the session on the server (docs/gateway-protocol.md, "Logout"). The
 // server answers 302 to the web login page, which is not followed.
 func (c *Client) Logout(ctx context.Context, token string) error {
 	_, err := c.Do(ctx, Request{
@@ -91,7 +91,7 @@ type MFAMethod struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
-// MFAStatus is the answer of GET /api/v1/auth/mfa/status (§4.2).
+// MFAStatus is the answer of GET /api/v1/auth/mfa/status (docs/gateway-protocol.md, "MFA levels").
 type MFAStatus struct {
 	Enrolled              bool        `json:"enrolled"`
 	Required              bool        `json:"required"`
@@ -110,7 +110,7 @@ func (c *Client) MFAStatus(ctx context.Context, token string) (*MFAStatus, error
 	return &out, nil
 }
 
-// Info is the answer of GET /api/v1/info (§5.1).
+// Info is the answer of GET /api/v1/info (docs/gateway-protocol.md, "Info").
 type Info struct {
 	User struct {
 		Email                 string     `json:"email"`
@@ -160,7 +160,7 @@ func (c *Client) UserPermissions(ctx context.Context, token string) (*Permission
 }
 
 // VerifyResult is the 200 answer of mfa/verify and of the WebAuthn verify
-// (§4.3).
+// (docs/gateway-protocol.md, "MFA levels").
 type VerifyResult struct {
 	MFAVerifiedAt         time.Time `json:"mfa_verified_at"`
 	RecentStepUpExpiresAt time.Time `json:"recent_step_up_expires_at"`
@@ -176,7 +176,7 @@ func (c *Client) VerifyCode(ctx context.Context, token, code string) (*VerifyRes
 	return &out, nil
 }
 
-// AssertionStart is the answer of webauthn/assertion/start (§4.4).
+// AssertionStart is the answer of webauthn/assertion/start (docs/gateway-protocol.md, "WebAuthn assertions").
 type AssertionStart struct {
 	Options struct {
 		PublicKey struct {
@@ -212,7 +212,7 @@ func (c *Client) WebAuthnVerify(ctx context.Context, token, sessionData, respons
 	return &out, nil
 }
 
-// CLIMFA sends a code for a pending login (§3.4): no session needed, only
+// CLIMFA sends a code for a pending login (docs/gateway-protocol.md, "CLI login"): no session needed, only
 // the login state.
 func (c *Client) CLIMFA(ctx context.Context, state, code string) error {
 	body := map[string]any{"state": state, "method": "totp", "code": code}

@@ -1,5 +1,5 @@
 // Package gateway is a small typed client for the rack-gateway server's
-// native API (gateway-api.md §3–§5): login, logout, MFA status and info.
+// native API (docs/gateway-protocol.md): login, logout, MFA status and info.
 //
 // Every call has a deadline, TLS is always verified (custom CAs come through
 // SSL_CERT_FILE), redirects are never followed, no Origin or cookie is sent,

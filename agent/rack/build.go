@@ -29,7 +29,7 @@ type Progress func(done, total int64)
 // progress hears 0 first, then the bytes handed to the connection (held
 // one short of total), and total only once the gateway has acknowledged
 // the upload: the gateway buffers the whole body before forwarding it
-// (§6.3), so the last byte sent is not yet the upload done.
+// (docs/gateway-protocol.md, "Environment and releases"), so the last byte sent is not yet the upload done.
 func (c *Client) ObjectUpload(ctx context.Context, app, name string, data []byte, progress Progress) (string, error) {
 	total := int64(len(data))
 	if progress != nil {

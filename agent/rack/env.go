@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Mask is the value the gateway shows instead of a secret (§6.3). Posting
-// it back means "keep the current value" (§6.4).
+// Mask is the value the gateway shows instead of a secret (docs/gateway-protocol.md, "Environment and releases"). Posting
+// it back means "keep the current value" (the same section).
 const Mask = "********************"
 
 // ParseEnv reads a release's env: newline-separated KEY=VALUE lines. Blank

@@ -1,5 +1,5 @@
 // Package rack is a small typed client for the Convox API as the gateway's
-// rack proxy serves it (gateway-api.md §6). It does not talk to the network
+// rack proxy serves it (docs/gateway-protocol.md, "Rack proxy"). It does not talk to the network
 // itself: every request goes through a Doer, so callers reuse their
 // session- and MFA-aware request path and this package stays about shapes.
 package rack
@@ -77,7 +77,7 @@ type Process struct {
 }
 
 // Release is a Convox release (structs.Release). Env comes masked from the
-// proxy (§6.3).
+// proxy (docs/gateway-protocol.md, "Environment and releases").
 type Release struct {
 	Id          string    `json:"id"`
 	App         string    `json:"app"`

@@ -1,5 +1,5 @@
 // Package rackws speaks the Convox websocket framing (logs and exec)
-// through the gateway's rack proxy (gateway-api.md §6.6).
+// through the gateway's rack proxy (docs/gateway-protocol.md, "WebSockets through the proxy").
 //
 // Framing, end to end between this client and the rack:
 //   - client → rack: stdin bytes as text messages; an empty binary message
@@ -114,7 +114,7 @@ func Open(ctx context.Context, d Dial) (*Conn, error) {
 	if d.Agent != "" {
 		h.Set("User-Agent", d.Agent)
 	}
-	// No Origin: the gateway accepts none, or only its own (§6.6).
+	// No Origin: the gateway accepts none, or only its own (the same section).
 	ws, resp, err := dialer.DialContext(ctx, u, h)
 	if err != nil {
 		if resp != nil {

@@ -171,7 +171,7 @@ func (c *Conn) writeFrame(op int, data []byte) error {
 	var mask [4]byte
 	binary.LittleEndian.PutUint32(mask[:], rand.Uint32())
 	hdr = append(hdr, mask[:]...)
-	// Clients must mask every frame (RFC 6455 §5.3).
+	// Clients must mask every frame (the websocket protocol requires it).
 	buf := make([]byte, len(hdr)+len(data))
 	copy(buf, hdr)
 	for i, b := range data {

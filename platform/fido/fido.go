@@ -1,5 +1,5 @@
 // Package fido produces WebAuthn assertions with a FIDO2 security key for the
-// gateway's step-up MFA (gateway-api.md §4.4).
+// gateway's step-up MFA (docs/gateway-protocol.md, "WebAuthn assertions").
 //
 // The agent gets a ceremony from POST /auth/mfa/webauthn/assertion/start,
 // turns it into a Request, asks an Authenticator for an Assertion and sends
@@ -14,7 +14,7 @@
 //
 // Assertion material is a bearer secret: the server keeps no record of the
 // challenge and does not persist sign counters, so a captured
-// session_data/assertion pair can be replayed (gateway-api.md §10 item 2).
+// session_data/assertion pair can be replayed (docs/gateway-protocol.md, "WebAuthn assertions").
 // Nothing in this package logs it, and Assertion redacts itself when printed.
 package fido
 
@@ -149,7 +149,7 @@ type Assertion struct {
 	CredentialID, AuthenticatorData, ClientDataJSON, Signature, UserHandle []byte
 }
 
-// responseJSON is the PublicKeyCredential JSON of gateway-api.md §4.4.
+// responseJSON is the PublicKeyCredential JSON of docs/gateway-protocol.md, "WebAuthn assertions".
 type responseJSON struct {
 	ID       string `json:"id"`
 	RawID    string `json:"rawId"`
@@ -222,7 +222,7 @@ type Authenticator interface {
 // Prober is implemented by authenticators that can tell, without a touch or a
 // PIN, whether they hold one of a set of credentials. The agent uses it to
 // offer WebAuthn only when the plugged-in key is actually enrolled
-// (DESIGN.md §4, method choice). A false answer can be wrong for credentials
+// (the engine's method choice, agent/stepup). A false answer can be wrong for credentials
 // created with credProtect "uv-required", which a key hides until the user
 // is verified; callers should treat false as "probably not" and an error as
 // "unknown".

@@ -180,7 +180,7 @@ func (h *hardware) HasCredential(ctx context.Context, rpID string, credentialIDs
 
 // firstDevice picks the first key libfido2 lists. Choosing among several
 // needs a touch-to-select ceremony that this go-libfido2 version lacks
-// (DESIGN.md §9).
+// (docs/architecture.md, "Dependencies").
 func firstDevice() (*libfido2.Device, error) {
 	locs, err := libfido2.DeviceLocations()
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 const AppName = "rack-gateway"
 
 // ConfigDirEnv overrides the config directory, exactly as the upstream CLI
-// honours it (gateway-api.md §3.6), so both programs read the same config.json.
+// honours it (docs/gateway-protocol.md, "Config file"), so both programs read the same config.json.
 const ConfigDirEnv = "GATEWAY_CLI_CONFIG_DIR"
 
 // ConfigDir returns the directory holding config.json. The order matches the

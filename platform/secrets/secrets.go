@@ -4,7 +4,7 @@
 // file inside a 0700 directory, which is what a headless box gets.
 //
 // Only the agent imports this package; the thin CLI must not link keyring
-// code (DESIGN.md §1). Values are never logged, and every keyring call has a
+// code (docs/architecture.md, "Packages"). Values are never logged, and every keyring call has a
 // timeout because a locked or wedged Secret Service can block go-keyring
 // forever, which would freeze every command waiting on a token.
 package secrets

@@ -62,7 +62,7 @@ func (x *Ctx) Asserter(ctx context.Context, t *Target) stepup.Asserter {
 }
 
 // originOf is the gateway's origin (scheme://host[:port]), which the
-// server compares with clientDataJSON's origin (gateway-api.md §4.4).
+// server compares with clientDataJSON's origin (docs/gateway-protocol.md, "WebAuthn assertions").
 func originOf(base string) string {
 	u, err := url.Parse(base)
 	if err != nil {

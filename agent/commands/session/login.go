@@ -196,7 +196,7 @@ func loginTarget(x *kit.Ctx, cfg config.Config) (rack, rawURL string, err error)
 
 func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.CompleteRequest, user string) (*gateway.LoginResult, error) {
 	// While the browser leg is pending, the terminal may take the TOTP
-	// code too (§3.4): the prompt runs beside the polling and is withdrawn
+	// code too (docs/gateway-protocol.md, "CLI login"): the prompt runs beside the polling and is withdrawn
 	// as soon as the login completes either way.
 	promptCtx, stopPrompt := context.WithCancel(ctx)
 	defer stopPrompt()
@@ -264,7 +264,7 @@ func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.
 	}
 }
 
-// loginErr words the complete endpoint's failures (gateway-api.md §3.3).
+// loginErr words the complete endpoint's failures (docs/gateway-protocol.md, "CLI login").
 func loginErr(err error) error {
 	var ae *gateway.APIError
 	if !errors.As(err, &ae) {

@@ -2,7 +2,7 @@
 //
 // Assertions are checked the way the gateway checks them: a
 // github.com/go-webauthn/webauthn relying party begins the login, its
-// options and session data travel as the JSON of gateway-api.md §4.4, and
+// options and session data travel as the JSON of docs/gateway-protocol.md, "WebAuthn assertions", and
 // ValidateLogin verifies Assertion.Response(). One assertion is then also
 // checked against a wrong challenge, origin and RP ID, so a hardware run
 // needs only a few touches.
@@ -276,7 +276,7 @@ func testProber(t *testing.T, p fido.Prober, cred Credential) {
 var b64url = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
 
 // CheckResponseShape checks resp against the PublicKeyCredential JSON of
-// gateway-api.md §4.4: exactly the listed members, type "public-key", id
+// docs/gateway-protocol.md, "WebAuthn assertions": exactly the listed members, type "public-key", id
 // equal to rawId, every value base64url without padding and decoding to a's
 // bytes.
 func CheckResponseShape(t testing.TB, resp string, a *fido.Assertion) {

@@ -9,7 +9,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 )
 
-// relyingParty plays the gateway's side of §4.4 with go-webauthn, which is
+// relyingParty plays the gateway's side of the WebAuthn assertion (docs/gateway-protocol.md) with go-webauthn, which is
 // what the real server uses.
 type relyingParty struct {
 	w    *webauthn.WebAuthn

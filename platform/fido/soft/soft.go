@@ -31,7 +31,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/platform/paths"
 )
 
-// Authenticator flags (WebAuthn §6.1).
+// Authenticator flags (the WebAuthn authenticator data flags).
 const (
 	flagUP = 0x01
 	flagUV = 0x04
@@ -352,7 +352,7 @@ func waitTouch(ctx context.Context, d time.Duration) error {
 
 // sign builds authenticatorData = sha256(rpId) ‖ flags ‖ signCount and signs
 // authenticatorData ‖ sha256(clientDataJSON) with ECDSA-SHA256 (ASN.1 DER),
-// per WebAuthn §6.3.3.
+// as the WebAuthn specification lays it out.
 func (a *Authenticator) sign(req *fido.Request, uv bool) (*fido.Assertion, error) {
 	clientData := fido.ClientData(req.Challenge, req.Origin)
 	cdHash := sha256.Sum256(clientData)
