@@ -9,11 +9,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/rack-gateway/rack-gateway/internal/sandbox/convoxfake"
 )
 
-// Deploy approvals (§5.5) and the proxy's gating of API tokens that hold
-// convox:deploy:deploy_with_approval (§6.5). Native authorisation looks at
-// the caller's user (a token's owner), as on the real server (§10 item 7).
+// Deploy approvals (/api/v1/deploy-approval-requests) and the proxy's
+// gating of API tokens that hold convox:deploy:deploy_with_approval.
+// Native authorisation looks at the caller's user (a token's owner), as on
+// the real server.
 
 // deployApproval is the DeployApprovalRequest JSON object.
 type deployApproval struct {
@@ -164,9 +167,10 @@ func (s *Server) handleCreateApproval(w http.ResponseWriter, r *http.Request, p 
 			return
 		}
 	}
+	appExists := s.rack.HasApp(req.App) // asked before s.mu: the rack is never called under it
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.rack.apps[req.App] == nil {
+	if !appExists {
 		writeError(w, http.StatusNotFound, "app '"+req.App+"' not found")
 		return
 	}
@@ -307,7 +311,7 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request, p *princip
 	})
 }
 
-// Gate kinds: which approval-gated action a proxy route is (§6.5).
+// Gate kinds: which approval-gated action a proxy route is.
 const (
 	gateObject    = "object"
 	gateBuild     = "build-create"
@@ -344,13 +348,14 @@ func approvalGateKind(rt *proxyRoute) string {
 
 // gateApproval decides a gated action for a deploy_with_approval token
 // lacking the route's own permission. On success p.approval is the
-// request the handler records into (nil when approvals are disabled);
-// otherwise the refusal has been written.
+// request the rack's answer is recorded into (nil when approvals are
+// disabled); otherwise the refusal has been written.
 func (s *Server) gateApproval(w http.ResponseWriter, r *http.Request, p *principal, rt *proxyRoute, kind string, vars map[string]string) bool {
 	sha := ""
 	if kind == gateBuild {
-		_ = r.ParseForm() // cached on r, so the handler sees the same form
-		sha = r.FormValue("git-sha")
+		// The body stays whole for the rack; a parse error leaves sha empty.
+		form, _ := peekForm(r, (*http.Request).ParseForm)
+		sha = form.Form.Get("git-sha")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -358,7 +363,7 @@ func (s *Server) gateApproval(w http.ResponseWriter, r *http.Request, p *princip
 		return true
 	}
 	deny := func() bool { writeText(w, http.StatusForbidden, permissionDeniedText(rt.permission)); return false }
-	app := s.rack.apps[vars["app"]]
+	app := s.settingsLocked(vars["app"])
 	var approved, deployed []*deployApproval
 	for _, d := range s.approvals {
 		s.refreshLocked(d)
@@ -411,7 +416,7 @@ func (s *Server) gateApproval(w http.ResponseWriter, r *http.Request, p *princip
 	case gateRun:
 		rel := r.Header.Get("Release")
 		if d = pick(approved, func(d *deployApproval) bool { return rel != "" && d.ReleaseID == rel }); d != nil {
-			if cmd := r.Header.Get("Command"); cmd != "sleep 3600" && !commandApproved(app, cmd) {
+			if cmd := r.Header.Get("Command"); cmd != "sleep 3600" && !app.commandApproved(cmd) {
 				writeError(w, http.StatusInternalServerError, "command not approved: "+cmd)
 				return false
 			}
@@ -420,7 +425,7 @@ func (s *Server) gateApproval(w http.ResponseWriter, r *http.Request, p *princip
 		d = pick(approved, func(d *deployApproval) bool { return containsString(d.ProcessIDs, vars["pid"]) })
 		if d != nil && kind == gateExec {
 			cmd := r.Header.Get("Command")
-			if !commandApproved(app, cmd) {
+			if !app.commandApproved(cmd) {
 				return deny()
 			}
 			d.ExecCommands = append(d.ExecCommands, cmd)
@@ -433,18 +438,32 @@ func (s *Server) gateApproval(w http.ResponseWriter, r *http.Request, p *princip
 	return true
 }
 
-func commandApproved(app *rackApp, cmd string) bool {
-	return app != nil && cmd != "" && containsString(app.approvedCommands, strings.TrimSpace(cmd))
-}
-
-// noteApprovalLocked lets a rack handler record what a gated action did
-// (object URL, build id, process id, promotion) into its approval.
-func (s *Server) noteApprovalLocked(p *principal, f func(*deployApproval)) {
+// noteApproval records what a gated action did (object URL, build id,
+// process id, promotion), as the rack's answer shows it, into the approval
+// it ran under.
+func (s *Server) noteApproval(p *principal, f func(*deployApproval)) {
 	if p == nil || p.approval == nil {
 		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	f(p.approval)
 	p.approval.UpdatedAt = s.now().UTC()
+}
+
+// buildCompleted is the rack's OnBuildComplete: an approval whose build
+// produced a release records it. The rack completes builds on its own
+// schedule (a poll, the end of the log stream), whoever asked, so this
+// cannot be read off one forwarded answer.
+func (s *Server) buildCompleted(c convoxfake.BuildCompletion) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at := c.At
+	for _, d := range s.approvals {
+		if d.BuildID == c.Build && d.ReleaseID == "" {
+			d.ReleaseID, d.ReleaseCreatedAt, d.UpdatedAt = c.Release, &at, at
+		}
+	}
 }
 
 // ConfigureDeployApprovals sets deploy_approvals_enabled and the approval

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rack-gateway/rack-gateway/internal/sandbox/convoxfake"
 )
 
 const approvalSHA = "5f3c2a1b0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b"
@@ -27,6 +29,7 @@ func (e *env) approve(admin, id string) map[string]any {
 }
 
 func TestDeployApprovalGatingForCICDToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ci, _ := e.s.IssueAPIToken("deployer@example.com", "ci", rolePerms["cicd"]...)
 	admin := e.session("admin@example.com", true)
@@ -80,7 +83,7 @@ func TestDeployApprovalGatingForCICDToken(t *testing.T) {
 	wantText(t, build(approvalSHA[:12]), 409, "a build has already been created for this deploy approval request")
 
 	// Reads follow the approval's build and release.
-	wantText(t, e.proxy("GET", "/apps/demo/builds/"+seedBuildID, ci, nil), 403, "permission denied")
+	wantText(t, e.proxy("GET", "/apps/demo/builds/"+convoxfake.SeedBuildID, ci, nil), 403, "permission denied")
 	e.proxy("GET", "/apps/demo/builds/"+buildID, ci, nil)
 	b := decode(t, e.proxy("GET", "/apps/demo/builds/"+buildID, ci, nil).Body.Bytes())
 	relID := b["release"].(string)
@@ -91,7 +94,7 @@ func TestDeployApprovalGatingForCICDToken(t *testing.T) {
 	if strings.Contains(rel["env"].(string), "=bar") {
 		t.Fatalf("a token without env:read saw values: %v", rel["env"])
 	}
-	wantText(t, e.proxy("GET", "/apps/demo/releases/"+seedReleaseID, ci, nil), 403, "permission denied")
+	wantText(t, e.proxy("GET", "/apps/demo/releases/"+convoxfake.SeedReleaseID, ci, nil), 403, "permission denied")
 
 	// Processes: sleep 3600 or an app-approved command, on the release.
 	wantText(t, e.proxy("POST", "/apps/demo/services/web/processes", ci, nil, "Command", "sleep 3600"), 403, "You don't have permission to run processes.")
@@ -99,7 +102,7 @@ func TestDeployApprovalGatingForCICDToken(t *testing.T) {
 	rec = e.proxy("POST", "/apps/demo/services/web/processes", ci, nil, "Command", "bin/migrate", "Release", relID)
 	wantStatus(t, rec, 200)
 	pid := decode(t, rec.Body.Bytes())["id"].(string)
-	wantText(t, e.proxy("DELETE", "/apps/demo/processes/"+seedWebPID, ci, nil), 403, "You don't have permission to stop processes.")
+	wantText(t, e.proxy("DELETE", "/apps/demo/processes/"+convoxfake.SeedWebPID, ci, nil), 403, "You don't have permission to stop processes.")
 	wantText(t, e.proxy("DELETE", "/apps/demo/processes/"+pid, ci, nil), 200, "ok\n")
 
 	// Promote marks the approval deployed; a second promote conflicts.
@@ -127,6 +130,7 @@ func TestDeployApprovalGatingForCICDToken(t *testing.T) {
 }
 
 func TestDeployApprovalExpiryRejectAndToggle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ci, _ := e.s.IssueAPIToken("deployer@example.com", "ci", rolePerms["cicd"]...)
 	admin := e.session("admin@example.com", true)

@@ -12,14 +12,14 @@ type principal struct {
 	user    *userRecord
 	session *session  // nil for API tokens
 	token   *apiToken // nil for sessions
-	// The MFA proof attached to this request, if any (§2.3). Headers win
+	// The MFA proof attached to this request, if any. Headers win
 	// over the inline suffix.
 	mfaType  string
 	mfaValue string
 	// origin is the WebAuthn origin a proof on this request must carry.
 	origin string
 	// approval is the deploy approval a gated proxy action runs under
-	// (§6.5); nil otherwise.
+	// (see gateApproval); nil otherwise.
 	approval *deployApproval
 }
 

@@ -1,127 +1,94 @@
 // Package sandbox is an in-process fake of the DocSpring rack-gateway server.
 //
 // It exists so end-to-end tests and `make demo` can drive the real CLI and
-// agent against something that speaks the gateway's wire contract
-// (shared/gateway-api.md) without Google OAuth, Postgres or a Convox rack.
-// Status codes, JSON/text bodies and headers follow that document; where the
-// sandbox has to simplify, the difference is listed below.
+// agent against something that speaks the gateway's wire protocol without
+// Google OAuth, Postgres or a Convox rack. Status codes, JSON/text bodies
+// and headers follow the real server (docs/gateway-protocol.md has the
+// facts the client relies on); where the sandbox has to simplify, the
+// difference is listed below.
 //
 // # What it serves
 //
-//   - Transport rules (§1): host check, Origin check and the three
-//     independent per-IP token buckets (auth, mfa, token-create).
-//   - Credentials (§2): Bearer and Basic, rgw_ API tokens, the
-//     token.type.value inline MFA suffix, X-Mfa-Totp / X-MFA-WebAuthn
-//     headers and the native (JSON) and proxy (text) 401 forms.
-//   - The CLI login (§3) with a mock OAuth provider hosted by the sandbox
+//   - Transport rules: host check, Origin check and the three independent
+//     per-IP token buckets (auth, mfa, token-create).
+//   - Credentials: Bearer and Basic, rgw_ API tokens, the token.type.value
+//     inline MFA suffix, X-Mfa-Totp / X-MFA-WebAuthn headers and the
+//     native (JSON) and proxy (text) 401 forms.
+//   - The CLI login with a mock OAuth provider hosted by the sandbox
 //     itself at /oauth/authorize, plus the /app/... browser pages as tiny
 //     HTML stubs.
 //   - GET /api/v1/health, /api/v1/info, /api/v1/auth/mfa/status,
 //     POST /api/v1/auth/mfa/verify, PUT /api/v1/auth/mfa/preferred-method
 //     (step-up) and GET /api/v1/auth/web/logout.
-//   - WebAuthn assertions (§4.4): POST
-//     /api/v1/auth/mfa/webauthn/assertion/start and …/verify, and the same
-//     proof inline (X-MFA-WebAuthn or .webauthn.), checked with
-//     github.com/go-webauthn/webauthn.
-//   - The MFA verifier (§4.5): Yubico OTP, TOTP with per-user time-step
-//     consumption, backup codes; the 5-attempts-in-5-minutes limits (TOTP
-//     class and WebAuthn separately) and automatic lockout at 5 failures of
-//     any factor.
-//   - Step-up and always enforcement (§4.8) on native and proxy routes.
-//   - GET/PUT /api/v1/apps/{app}/env (§5.3; PUT is step-up), read from
-//     and written as releases of the in-memory rack below.
-//   - API tokens (§5.4): GET/POST /api/v1/api-tokens, GET/PUT/DELETE
+//   - WebAuthn assertions: POST /api/v1/auth/mfa/webauthn/assertion/start
+//     and …/verify, and the same proof inline (X-MFA-WebAuthn or
+//     .webauthn.), checked with github.com/go-webauthn/webauthn.
+//   - The MFA verifier (docs/gateway-protocol.md, "Factor acceptance"):
+//     Yubico OTP, TOTP with per-user time-step consumption, backup codes;
+//     the 5-attempts-in-5-minutes limits (TOTP class and WebAuthn
+//     separately) and automatic lockout at 5 failures of any factor.
+//   - Step-up and always enforcement (docs/gateway-protocol.md, "MFA
+//     levels") on native and proxy routes.
+//   - GET/PUT /api/v1/apps/{app}/env (PUT is step-up), read from and
+//     written as releases of the rack below.
+//   - API tokens: GET/POST /api/v1/api-tokens, GET/PUT/DELETE
 //     /api/v1/api-tokens/{public_id}, GET /api/v1/api-tokens/permissions.
 //     Create, update and delete are "always" MFA routes; create is also in
-//     the token-create rate-limit bucket and answers 200 (as the spec and
-//     the real handler do, not 201). Created tokens authenticate at once.
-//   - Deploy approvals (§5.5): GET/POST /api/v1/deploy-approval-requests,
+//     the token-create rate-limit bucket and answers 200 (as the real
+//     handler does, not 201). Created tokens authenticate at once.
+//   - Deploy approvals: GET/POST /api/v1/deploy-approval-requests,
 //     GET …/{id}, POST …/{id}/approve, …/reject, …/extend (the last three
-//     "always" MFA), with the §6.5 gating of deploy_with_approval tokens.
-//   - The rack proxy (§6.1) allow-list, authentication, permissions and
-//     MFA, in front of an in-memory Convox rack (next section).
+//     "always" MFA), with the proxy's gating of deploy_with_approval
+//     tokens.
+//   - The rack proxy (docs/gateway-protocol.md, "Rack proxy"): its
+//     allow-list, authentication, permissions, MFA and destructive-action
+//     policy, in front of an in-memory Convox rack (next section).
 //
-// # The in-memory rack
+// # The rack behind the proxy
 //
-// Every allow-listed proxy route is answered by a small Convox rack kept
-// in memory. Bodies follow the Convox API: form-encoded POST/PUT
-// parameters, indented JSON answers (structs.App, Service, Process,
-// Release, Build, System, Instance), "ok\n" for actions without a result
-// and {"error":"…"} for rack errors ("no such app: X", "no such process:
-// X", "no such build: X", "no such release: X", 404).
+// The rack is package convoxfake: a Convox rack kept in memory, with its
+// own lock, serving the plain Convox API; its documentation lists what it
+// answers and its seed. Server.Rack returns it. The gateway forwards an
+// allowed /api/v1/rack-proxy/<path> request to it as the real proxy
+// forwards to a rack: path <path>, no Authorization, Cookie or MFA
+// headers, and X-User-Email set to the caller (a token's owner). A
+// WebSocket upgrade takes over the client's own connection, with the
+// gateway's origin rule. The gateway never calls the rack while holding
+// its own lock, and the rack calls the gateway back only outside its
+// lock, so the two never nest.
 //
-//   - Apps: list, info, create (form name, generation; 409 when taken,
-//     400 for names outside [a-z][a-z0-9-]*), update (lock=true|false,
-//     parameters=url-encoded K=V), delete (after the destructive-action
-//     policy; a locked app answers 400 "app is locked: X"), restart. A new
-//     app reports "creating", a scaled or re-parameterised or promoted one
-//     "updating", to exactly one status read (GET /apps or /apps/{name}),
-//     then "running", so wait loops end without timers.
-//   - Services: list; PUT …/services/{name} scales (count, cpu, memory) and
-//     rolls the service's processes; POST …/services/{svc}/restart.
-//   - Processes: list (?service=, ?release=), info, stop (a service process
-//     is replaced by a new one, a one-off just ends), and run: POST
-//     …/services/{svc}/processes with Command (and optional Release)
-//     headers answers a new "running" one-off process.
-//   - Objects: POST /apps/{app}/objects/tmp/{name} stores the body (up to
-//     64 MB) and answers {"url":"object://{app}/tmp/{name}"}.
-//   - Builds: list (?limit=N, default 10, newest first), info, create (form
-//     url, description, git-sha, manifest), update (PUT, for external
-//     builds), import, and export as GET …/builds/{id}.tgz (the uploaded
-//     bytes). Create answers status "created"; the build is then "running"
-//     and becomes "complete" with a new release once its log stream has
-//     been read to the end, or on the status poll after one that saw it
-//     running. A build whose object was never uploaded ends "failed".
-//     A build with an empty url (external) stays "created".
-//   - Releases: list (?limit=N, default 10, newest first), info, create
-//     (form env, build, description; it forks the latest release), promote
-//     (sets the app's release, rolls its processes, answers "ok").
-//     Release env values are masked as §6.3 says: secret and protected keys
-//     always, every value for callers without convox:env:read. A posted env
-//     is merged as §6.4 says; every refusal is 403 "You don't have
-//     permission to create releases." and a mask for a key that does not
-//     exist is 400 {"error":"Masked secret value submitted without an
-//     existing secret."}.
-//   - System: GET /system (name "sandbox", version 3.21.3), PUT /system
-//     (count, type, version), /system/capacity, /system/metrics ([]),
-//     /system/processes, /system/releases; GET /instances and
-//     /instances/{id}.
-//   - WebSockets (§6.6): /apps/{app}/logs and …/processes/{pid}/logs honour
-//     Follow, Since (a Go duration), Filter (substring of source and text)
-//     and Prefix ("<RFC3339> <source> <text>"); without Follow they end with
-//     a normal close, with Follow a new line comes every 200 ms until the
-//     client closes. /apps/{app}/builds/{id}/logs sends the build output and
-//     closes; /system/logs the rack's lines. Exec (Command, Tty, Height,
-//     Width) runs a fake shell: echo [-n], exit N, cat (stdin until an empty
-//     binary message), env/printenv (the process's release env, unmasked,
-//     plus APP, SERVICE, RELEASE, RACK, HOSTNAME), sleep N, true, false,
-//     pwd, hostname, sh -c "…", and an interactive sh/bash reading one
-//     command per stdin line; anything else prints "sh: 1: X: not found"
-//     and exits 127. With Tty: true, "\n" is sent as "\r\n". Output is
-//     followed by "F1E49A85-0AD7-4AEF-A618-C249C6E6568D:<code>" and a
-//     normal close. The marker is split over two messages for exit code 3
-//     and for every 4th exec of the server; every 4th exec starting with
-//     the 2nd sends its last output chunk in the marker's message.
+// What depends on the caller is the gateway's, done around forwarding:
 //
-// Seeded rack: app "demo" (generation 2, running, release RDEMOSEEDAA,
-// protected_env_vars DATABASE_URL, approved deploy command "bin/migrate")
-// with services web (1×, 256 CPU, 512 MB, port 443→3000) and worker (1×);
-// build BDEMOSEEDAA (complete); release RDEMOSEEDAA with env FOO=bar,
-// SECRET_KEY_BASE=sandbox-secret-key-base (secret by name) and
-// DATABASE_URL=postgres://demo:sandbox@db.internal:5432/demo (protected);
-// running processes web-4f7c2a and worker-9b3e1d; instances
-// i-0a1b2c3d4e5f60718 and i-0a1b2c3d4e5f60719. Each process "logs" three
-// lines dated 50/40/30 s before the request, so any Since ≥ 1m shows them.
+//   - Release env values in release answers (list, info, create) are
+//     masked: secret and protected keys always, every value for callers
+//     without convox:env:read. Secret keys are names containing SECRET or
+//     TOKEN or ending in _KEY / _KEY_ID, plus the app's settings below.
+//   - An env posted to POST /apps/{app}/releases is merged before the rack
+//     sees it: a mask keeps the current value, posted keys are set, absent
+//     keys are deleted except protected ones. Any change needs env:set, a
+//     secret change secret:set, and protected keys never change; every
+//     refusal is 403 "You don't have permission to create releases.", and
+//     a mask for a key that does not exist is 400 {"error":"Masked secret
+//     value submitted without an existing secret."}. An unreadable form,
+//     an unknown app or build reach the rack unchanged, for its own error.
+//   - Every proxied DELETE but a process stop is refused with 403
+//     "Destructive rack actions are disabled by policy" unless
+//     allow_destructive_actions is set.
+//   - Per-app settings: demo has protected_env_vars DATABASE_URL and the
+//     approved deploy command "bin/migrate"; other apps have none, and an
+//     app the rack deletes loses its settings.
 //
-// Deploy approvals: create needs the app to exist; a token caller is its
-// own default target; approval lasts 15 minutes; the gated actions of a
-// deploy_with_approval token are matched as §6.5 says (object: any
-// approved request without an upload; build: git-sha a prefix of the
-// approved commit; build and release reads by the recorded ids; run:
-// Release header = the recorded release and Command "sleep 3600" or an
-// approved command; exec and stop: a recorded process). Object URL, build,
-// release, process ids and exec commands are recorded, and a successful
-// promote marks the request "deployed".
+// Deploy approvals: create needs the app to exist on the rack; a token
+// caller is its own default target; approval lasts 15 minutes; the gated
+// actions of a deploy_with_approval token are matched like the real
+// server's (object: any approved request without an upload; build:
+// git-sha a prefix of the approved commit; build and release reads by the
+// recorded ids; run: Release header = the recorded release and Command
+// "sleep 3600" or an approved command; exec and stop: a recorded process).
+// The object URL, build id and process ids are recorded from the rack's
+// answers, the release id when the rack reports the build complete
+// (convoxfake.Config.OnBuildComplete) and exec commands at the gate; a
+// successful promote marks the request "deployed".
 //
 // # Seeded accounts
 //
@@ -266,16 +233,18 @@
 // step the user's clients had already sent, so a well-behaved client keeps
 // it at 0. The webauthn body may also carry "label", "transports" and
 // "cli_capable" (default true; false hides the key from CLI status calls).
-// base64url padding is optional. drop-websockets arms the next WebSocket
-// stream (logs or exec; each POST arms one more) to send at most one
-// message and then lose its TCP connection: no exit marker, no close
-// frame, so clients can be tested for not hanging. destructive-actions is
-// the allow_destructive_actions setting (default false: every proxied
-// DELETE but a process stop is refused by policy). deploy-approvals is
-// deploy_approvals_enabled and the approval window; when disabled, gated
-// actions are simply allowed. expire-step-up moves the user's windows
-// back as if the window length had elapsed (ExpireStepUp). The step-up window applies to native and
-// proxy checks alike from the next request on (see SetStepUpWindow).
+// base64url padding is optional. drop-websockets is the rack's
+// DropNextWebSocket (Server.Rack): it arms the next WebSocket stream (logs
+// or exec; each POST arms one more) to send at most one message and then
+// lose its TCP connection: no exit marker, no close frame, so clients can
+// be tested for not hanging. destructive-actions is the gateway's
+// allow_destructive_actions setting (SetAllowDestructiveActions; default
+// false: every proxied DELETE but a process stop is refused by policy).
+// deploy-approvals is deploy_approvals_enabled and the approval window
+// (ConfigureDeployApprovals); when disabled, gated actions are simply
+// allowed. expire-step-up moves the user's windows back as if the window
+// length had elapsed (ExpireStepUp). The step-up window applies to native
+// and proxy checks alike from the next request on (see SetStepUpWindow).
 //
 // # Simplifications
 //
@@ -285,23 +254,21 @@
 //     of random, there is one YubiKey OTP per user, and the backup-code
 //     regeneration and enrollment endpoints are not served.
 //   - WebAuthn sign counters are not persisted and challenges are not
-//     stored, as in the spec's snapshot, so proofs are replayable (§10).
-//   - Per-app settings are fixed: demo has protected_env_vars DATABASE_URL
-//     and approved deploy commands bin/migrate; new apps have none. There
-//     is no server-wide CONVOX_SECRET_ENV_VARS.
+//     stored, as on the real server, so proofs are replayable.
+//   - Per-app settings are fixed (see above) and cannot be changed; they
+//     go when the rack deletes the app, where the real gateway keeps them.
+//     There is no server-wide CONVOX_SECRET_ENV_VARS.
 //   - Native GET /api/v1/apps/{app}/env for an unknown app is 404
 //     {"error":"no such app: X"} (the real gateway relays a rack failure);
 //     PUT creates a release but does not promote it.
-//   - The rack does not unpack tarballs or parse convox.yml: builds get a
-//     manifest listing the app's services, and a fresh app gains a single
-//     "web" service at its first build or promote. Log Tail and Previous
-//     headers are ignored. The deploy-approval GitHub checks, audit logs
-//     and the build image-pattern validation are not implemented.
+//   - The rack's own simplifications are listed in package convoxfake.
+//     The deploy-approval GitHub checks, audit logs and the build
+//     image-pattern validation are not implemented.
 //   - The client IP used by the rate limiter is the connection's address;
 //     X-Forwarded-For is ignored because every sandbox client is local.
 //   - The unlock knob also forgets the user's MFA attempt rows, so a test
 //     can go on at once. The real admin unlock keeps them: there, a failure
 //     within 5 minutes of the lock finds the old failures and locks again.
-//   - The §4.9 enrollment-pending 403s and cookie CSRF checks are not
+//   - The enrollment-pending 403s and cookie CSRF checks are not
 //     enforced; the only unenrolled account cannot finish a CLI login.
 package sandbox

@@ -6,24 +6,14 @@ import (
 	"strings"
 )
 
-// Gateway-managed app environment (§5.3). The sandbox has no separate env
-// store: it reads and writes the releases of the in-memory rack, exactly
-// what the real gateway does against a Convox rack.
-
-// maskedSecret is the 20-asterisk mask the gateway shows for secrets.
-const maskedSecret = "********************"
-
-// isSecretEnvKey is the built-in part of the real rule: names containing
-// SECRET or TOKEN or ending in _KEY / _KEY_ID, case-insensitively. The
-// per-app settings are added by rackApp.isSecretKey.
-func isSecretEnvKey(key string) bool {
-	k := strings.ToUpper(key)
-	return strings.Contains(k, "SECRET") || strings.Contains(k, "TOKEN") ||
-		strings.HasSuffix(k, "_KEY") || strings.HasSuffix(k, "_KEY_ID")
-}
+// The gateway-managed app environment (GET/PUT /api/v1/apps/{app}/env).
+// The sandbox has no env store of its own: it reads and writes releases
+// of the rack through the rack's typed methods, which is what the real
+// gateway does against a Convox rack through its API.
 
 // userCan authorises a native request. Native handlers judge API-token
-// callers by their owner's roles, not the token's list (§10 item 7).
+// callers by their owner's roles, not by the token's own list, as the
+// real server does.
 func userCan(u *userRecord, perm string) bool {
 	for _, role := range u.roles {
 		for _, g := range rolePerms[role] {
@@ -33,18 +23,6 @@ func userCan(u *userRecord, perm string) bool {
 		}
 	}
 	return false
-}
-
-// maskEnvLocked masks a's secret (and protected) keys unless showSecrets.
-func maskEnvLocked(a *rackApp, env map[string]string, showSecrets bool) map[string]string {
-	out := make(map[string]string, len(env))
-	for k, v := range env {
-		if !showSecrets && a.isSecretKey(k) {
-			v = maskedSecret
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // handleGetEnv is GET /api/v1/apps/{app}/env[?key=K][&secrets=true]: the
@@ -59,17 +37,12 @@ func (s *Server) handleGetEnv(w http.ResponseWriter, r *http.Request, p *princip
 		writeError(w, http.StatusForbidden, "You don't have permission to view secrets.")
 		return
 	}
-	s.mu.Lock()
-	a := s.rack.apps[vars["app"]]
-	var env map[string]string
-	if a != nil {
-		env = maskEnvLocked(a, s.appEnvLocked(a.name), wantSecrets)
-	}
-	s.mu.Unlock()
-	if a == nil {
+	current, err := s.rack.Env(vars["app"])
+	if err != nil {
 		writeError(w, http.StatusNotFound, "no such app: "+vars["app"])
 		return
 	}
+	env := s.settingsFor(vars["app"]).maskEnv(current, wantSecrets)
 	if key := r.URL.Query().Get("key"); key != "" {
 		env = map[string]string{key: env[key]} // missing keys come back as ""
 	}
@@ -77,10 +50,10 @@ func (s *Server) handleGetEnv(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 // handlePutEnv is PUT /api/v1/apps/{app}/env, a step-up route. The body is
-// the spec's {"set":{…},"remove":[…]}; {"env":{…}} is also accepted and
-// treated like "set" (stored key by key). A change creates a release on
-// the rack (not promoted), so the proxy's releases and this API agree; a
-// no-op answers the env alone, as the real server does.
+// {"set":{…},"remove":[…]}; {"env":{…}} is also accepted and treated like
+// "set" (stored key by key). A change creates a release on the rack (not
+// promoted), so the proxy's releases and this API agree; a no-op answers
+// the env alone, as the real server does.
 func (s *Server) handlePutEnv(w http.ResponseWriter, r *http.Request, p *principal, vars map[string]string) {
 	var req struct {
 		Env    map[string]string `json:"env"`
@@ -103,14 +76,13 @@ func (s *Server) handlePutEnv(w http.ResponseWriter, r *http.Request, p *princip
 		set[k] = v
 	}
 	canSetSecrets := userCan(p.user, "convox:secret:set")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.rack.apps[vars["app"]]
-	if a == nil {
-		writeError(w, http.StatusNotFound, "no such app: "+vars["app"])
+	app := vars["app"]
+	current, err := s.rack.Env(app)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "no such app: "+app)
 		return
 	}
-	current := s.appEnvLocked(a.name)
+	a := s.settingsFor(app)
 	next := make(map[string]string, len(current)+len(set))
 	for k, v := range current {
 		next[k] = v
@@ -147,19 +119,20 @@ func (s *Server) handlePutEnv(w http.ResponseWriter, r *http.Request, p *princip
 		delete(next, k)
 		changed = true
 	}
-	resp := map[string]any{"env": maskEnvLocked(a, next, userCan(p.user, "convox:secret:read"))}
+	resp := map[string]any{"env": a.maskEnv(next, userCan(p.user, "convox:secret:read"))}
 	if changed {
-		build, manifest := "", ""
-		if base := s.latestReleaseLocked(a.name); base != nil {
-			build, manifest = base.Build, base.Manifest
+		rel, err := s.rack.CreateRelease(app, next, "env updated by "+p.user.email)
+		if err != nil { // the app went away since it was read
+			writeError(w, http.StatusNotFound, "no such app: "+app)
+			return
 		}
-		resp["release_id"] = s.newReleaseLocked(a.name, build, manifest, "env updated by "+p.user.email, next).Id
+		resp["release_id"] = rel.ID
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// envChangeRefusal is the §5.3 403 text for changing key, or "".
-func envChangeRefusal(a *rackApp, key string, canSetSecrets bool) string {
+// envChangeRefusal is the 403 text for changing key, or "".
+func envChangeRefusal(a appSettings, key string, canSetSecrets bool) string {
 	switch {
 	case a.isProtectedKey(key):
 		return "This environment variable is protected and cannot be changed."

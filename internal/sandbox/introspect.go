@@ -34,7 +34,7 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	case path == "step-up-window":
 		s.serveWindowKnob(w, r)
 	case r.Method == http.MethodPost && path == "drop-websockets":
-		writeJSON(w, http.StatusOK, map[string]any{"status": "armed", "pending": s.DropNextWebSocket()})
+		writeJSON(w, http.StatusOK, map[string]any{"status": "armed", "pending": s.rack.DropNextWebSocket()})
 	case path == "destructive-actions":
 		s.serveDestructiveKnob(w, r)
 	case path == "deploy-approvals":
@@ -75,17 +75,6 @@ func (s *Server) serveWindowKnob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int64{"seconds": int64(s.StepUpWindow() / time.Second)})
 }
 
-// DropNextWebSocket arms the drop knob: the next WebSocket stream (logs
-// or exec) sends at most one message and then loses its TCP connection,
-// with no exit marker and no close frame. Each call arms one more stream;
-// it returns how many are armed.
-func (s *Server) DropNextWebSocket() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rack.dropWS++
-	return s.rack.dropWS
-}
-
 // serveDestructiveKnob is GET/PUT /_sandbox/destructive-actions,
 // {"allow":bool}: the allow_destructive_actions setting.
 func (s *Server) serveDestructiveKnob(w http.ResponseWriter, r *http.Request) {
@@ -104,10 +93,7 @@ func (s *Server) serveDestructiveKnob(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
-	s.mu.Lock()
-	allow := s.rack.allowDestructive
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]bool{"allow": allow})
+	writeJSON(w, http.StatusOK, map[string]bool{"allow": s.AllowDestructiveActions()})
 }
 
 // serveApprovalsKnob is GET/PUT /_sandbox/deploy-approvals,

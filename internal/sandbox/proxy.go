@@ -5,24 +5,22 @@ import (
 	"strings"
 )
 
-// The Convox rack proxy (§6). The route table is data: each allow-listed
-// method+path carries its permission, MFA level and the in-memory rack
-// handler that answers it.
+// The Convox rack proxy (docs/gateway-protocol.md, "Rack proxy"). The
+// route table is data: each allow-listed method+path carries its
+// permission, MFA level and what the gateway does around forwarding it to
+// the rack (most routes: nothing).
 
 const proxyPrefix = "/api/v1/rack-proxy"
 
 // methodSocket is how the real proxy classifies WebSocket upgrades.
 const methodSocket = "SOCKET"
 
-// proxyHandler serves an allow-listed route after every proxy check.
-type proxyHandler func(s *Server, w http.ResponseWriter, r *http.Request, p *principal, vars map[string]string)
-
 type proxyRoute struct {
 	methods    []string
 	pattern    string // segments; "{name}" matches one segment
 	permission string // without the "convox:" prefix
 	level      mfaLevel
-	handler    proxyHandler
+	filter     *rackFilter // nil: the rack's answer goes to the client untouched
 }
 
 var (
@@ -33,44 +31,44 @@ var (
 	socketGet = []string{methodSocket, http.MethodGet}
 )
 
-// proxyRoutes is §6.1's allow-list, in its order.
+// proxyRoutes is the proxy's allow-list, in the real server's order.
 var proxyRoutes = []proxyRoute{
-	{get, "/apps", "app:list", mfaNone, handleAppList},
-	{get, "/apps/{name}", "app:read", mfaNone, handleAppGet},
-	{post, "/apps", "app:create", mfaStepUp, handleAppCreate},
-	{put, "/apps/{name}", "app:update", mfaStepUp, handleAppUpdate},
-	{del, "/apps/{name}", "app:delete", mfaAlways, handleAppDelete},
-	{post, "/apps/{app}/restart", "app:restart", mfaStepUp, handleAppRestart},
-	{get, "/apps/{app}/services", "app:read", mfaNone, handleServiceList},
-	{put, "/apps/{app}/services/{name}", "app:update", mfaStepUp, handleServiceUpdate},
-	{post, "/apps/{app}/services/{service}/restart", "process:start", mfaStepUp, handleServiceRestart},
-	{get, "/apps/{app}/processes", "process:list", mfaNone, handleProcessList},
-	{get, "/apps/{app}/processes/{pid}", "process:read", mfaNone, handleProcessGet},
-	{del, "/apps/{app}/processes/{pid}", "process:terminate", mfaStepUp, handleProcessStop},
-	{post, "/apps/{app}/services/{service}/processes", "process:start", mfaStepUp, handleProcessRun},
-	{socketGet, "/apps/{app}/processes/{pid}/exec", "process:exec", mfaStepUp, handleExec},
-	{socketGet, "/apps/{app}/logs", "log:read", mfaNone, handleAppLogs},
-	{socketGet, "/apps/{app}/processes/{pid}/logs", "log:read", mfaNone, handleProcessLogs},
-	{socketGet, "/apps/{app}/builds/{id}/logs", "log:read", mfaNone, handleBuildLogs},
-	{socketGet, "/system/logs", "log:read", mfaNone, handleSystemLogs},
-	{get, "/apps/{app}/builds", "build:list", mfaNone, handleBuildList},
-	{get, "/apps/{app}/builds/{id}", "build:read", mfaNone, handleBuildGet},
-	{post, "/apps/{app}/builds", "build:create", mfaStepUp, handleBuildCreate},
-	{post, "/apps/{app}/builds/import", "build:create", mfaStepUp, handleBuildImport},
-	{put, "/apps/{app}/builds/{id}", "build:update", mfaNone, handleBuildUpdate},
-	{get, "/apps/{app}/releases", "release:list", mfaNone, handleReleaseList},
-	{get, "/apps/{app}/releases/{id}", "release:read", mfaNone, handleReleaseGet},
-	{post, "/apps/{app}/releases", "release:create", mfaStepUp, handleCreateRelease},
-	{post, "/apps/{app}/releases/{id}/promote", "release:promote", mfaStepUp, handlePromote},
-	{post, "/apps/{app}/objects/tmp/{name}", "object:create", mfaNone, handleObjectStore},
-	{get, "/instances", "instance:list", mfaNone, handleInstanceList},
-	{get, "/instances/{id}", "instance:read", mfaNone, handleInstanceGet},
-	{get, "/system", "rack:read", mfaNone, handleSystemGet},
-	{get, "/system/capacity", "rack:read", mfaNone, handleSystemCapacity},
-	{get, "/system/metrics", "rack:read", mfaNone, handleSystemMetrics},
-	{get, "/system/processes", "rack:read", mfaNone, handleSystemProcesses},
-	{get, "/system/releases", "rack:read", mfaNone, handleSystemReleases},
-	{put, "/system", "rack:update", mfaStepUp, handleSystemUpdate},
+	{get, "/apps", "app:list", mfaNone, nil},
+	{get, "/apps/{name}", "app:read", mfaNone, nil},
+	{post, "/apps", "app:create", mfaStepUp, nil},
+	{put, "/apps/{name}", "app:update", mfaStepUp, nil},
+	{del, "/apps/{name}", "app:delete", mfaAlways, filterAppDelete},
+	{post, "/apps/{app}/restart", "app:restart", mfaStepUp, nil},
+	{get, "/apps/{app}/services", "app:read", mfaNone, nil},
+	{put, "/apps/{app}/services/{name}", "app:update", mfaStepUp, nil},
+	{post, "/apps/{app}/services/{service}/restart", "process:start", mfaStepUp, nil},
+	{get, "/apps/{app}/processes", "process:list", mfaNone, nil},
+	{get, "/apps/{app}/processes/{pid}", "process:read", mfaNone, nil},
+	{del, "/apps/{app}/processes/{pid}", "process:terminate", mfaStepUp, nil},
+	{post, "/apps/{app}/services/{service}/processes", "process:start", mfaStepUp, filterProcessRun},
+	{socketGet, "/apps/{app}/processes/{pid}/exec", "process:exec", mfaStepUp, nil},
+	{socketGet, "/apps/{app}/logs", "log:read", mfaNone, nil},
+	{socketGet, "/apps/{app}/processes/{pid}/logs", "log:read", mfaNone, nil},
+	{socketGet, "/apps/{app}/builds/{id}/logs", "log:read", mfaNone, nil},
+	{socketGet, "/system/logs", "log:read", mfaNone, nil},
+	{get, "/apps/{app}/builds", "build:list", mfaNone, nil},
+	{get, "/apps/{app}/builds/{id}", "build:read", mfaNone, nil},
+	{post, "/apps/{app}/builds", "build:create", mfaStepUp, filterBuildCreate},
+	{post, "/apps/{app}/builds/import", "build:create", mfaStepUp, filterBuildCreate},
+	{put, "/apps/{app}/builds/{id}", "build:update", mfaNone, nil},
+	{get, "/apps/{app}/releases", "release:list", mfaNone, filterReleaseList},
+	{get, "/apps/{app}/releases/{id}", "release:read", mfaNone, filterReleaseGet},
+	{post, "/apps/{app}/releases", "release:create", mfaStepUp, filterReleaseCreate},
+	{post, "/apps/{app}/releases/{id}/promote", "release:promote", mfaStepUp, filterPromote},
+	{post, "/apps/{app}/objects/tmp/{name}", "object:create", mfaNone, filterObjectStore},
+	{get, "/instances", "instance:list", mfaNone, nil},
+	{get, "/instances/{id}", "instance:read", mfaNone, nil},
+	{get, "/system", "rack:read", mfaNone, nil},
+	{get, "/system/capacity", "rack:read", mfaNone, nil},
+	{get, "/system/metrics", "rack:read", mfaNone, nil},
+	{get, "/system/processes", "rack:read", mfaNone, nil},
+	{get, "/system/releases", "rack:read", mfaNone, nil},
+	{put, "/system", "rack:update", mfaStepUp, nil},
 }
 
 // matchProxyRoute finds the route for method and path (after the prefix).
@@ -126,9 +124,10 @@ func proxyMethod(r *http.Request) string {
 	return r.Method
 }
 
-// serveProxy runs §6.2's order: CLI-only auth → authenticate → allow-list →
-// permission (tokens answered here) → MFA → permission (sessions) →
-// destructive policy → handler.
+// serveProxy runs the proxy's order of checks (docs/gateway-protocol.md,
+// "Rack proxy"): CLI-only auth → authenticate → allow-list → permission
+// (tokens answered here) → MFA → permission (sessions) → destructive
+// policy → forward to the rack.
 func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie("session_token"); err == nil && strings.TrimSpace(c.Value) != "" {
 		writeProxyUnauthorized(w, "browser session cookies are not permitted for CLI routes")
@@ -155,8 +154,8 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	allowed := s.hasPermission(p, "convox:"+rt.permission)
 	if p.isAPIToken() && !allowed {
-		// §6.5: a deploy_with_approval token may still do a gated action
-		// under an approved request.
+		// A deploy_with_approval token may still do a gated action under
+		// an approved deploy request.
 		kind := approvalGateKind(rt)
 		if kind == "" || !s.hasPermission(p, "convox:deploy:deploy_with_approval") {
 			writeText(w, http.StatusForbidden, permissionDeniedText(rt.permission))
@@ -167,7 +166,7 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		}
 		allowed = true
 	}
-	// Session users are asked for MFA before a permission denial (§10.8).
+	// Session users are asked for MFA before a permission denial.
 	if !s.enforceProxyMFA(w, rt.level, p) {
 		return
 	}
@@ -177,14 +176,33 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodDelete && rt.permission != "process:terminate" {
 		s.mu.Lock()
-		allow := s.rack.allowDestructive
+		allow := s.allowDestructive
 		s.mu.Unlock()
 		if !allow {
 			writeText(w, http.StatusForbidden, "Destructive rack actions are disabled by policy")
 			return
 		}
 	}
-	rt.handler(s, w, r, p, vars)
+	s.forward(w, rackRequest(r, p), p, rt, vars)
+}
+
+// rackRequest is r as the gateway sends it to the rack: the Convox path
+// without the proxy prefix, none of the caller's credentials (the rack
+// trusts the gateway, not the caller) and the caller's e-mail in
+// X-User-Email (a token's owner), as the real proxy does. Body and
+// context are r's, so a WebSocket upgrade takes over the client's own
+// connection: in process, that is the byte-for-byte relay a proxy would
+// otherwise run.
+func rackRequest(r *http.Request, p *principal) *http.Request {
+	out := r.Clone(r.Context())
+	out.URL.Path = strings.TrimPrefix(r.URL.Path, proxyPrefix)
+	out.URL.RawPath = ""
+	out.RequestURI = out.URL.RequestURI()
+	for _, h := range []string{"Authorization", "Cookie", "X-Mfa-Totp", "X-Mfa-Webauthn"} {
+		out.Header.Del(h)
+	}
+	out.Header.Set("X-User-Email", p.user.email)
+	return out
 }
 
 func permissionDeniedText(perm string) string {
@@ -203,9 +221,17 @@ func permissionDeniedText(perm string) string {
 
 // SetAllowDestructiveActions changes the allow_destructive_actions
 // setting (default false), which gates every proxied DELETE except
-// process stops.
+// process stops. It is a gateway setting: the rack deletes whatever it is
+// asked to.
 func (s *Server) SetAllowDestructiveActions(allow bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rack.allowDestructive = allow
+	s.allowDestructive = allow
+}
+
+// AllowDestructiveActions reports the allow_destructive_actions setting.
+func (s *Server) AllowDestructiveActions() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allowDestructive
 }

@@ -7,6 +7,7 @@ import (
 )
 
 func TestProxyAllowList(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("admin@example.com", true)
 	notListed := []struct{ method, path string }{
@@ -48,6 +49,7 @@ func TestProxyAllowList(t *testing.T) {
 }
 
 func TestMatchProxyRoute(t *testing.T) {
+	t.Parallel()
 	rt, vars := matchProxyRoute("POST", "/apps/web/releases/R123/promote")
 	if rt == nil || rt.permission != "release:promote" || rt.level != mfaStepUp || vars["app"] != "web" || vars["id"] != "R123" {
 		t.Fatalf("route %+v vars %v", rt, vars)
@@ -61,6 +63,7 @@ func TestMatchProxyRoute(t *testing.T) {
 }
 
 func TestPermissionMatching(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		granted, want string
 		ok            bool

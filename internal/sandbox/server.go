@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/rack-gateway/rack-gateway/internal/sandbox/convoxfake"
 )
 
 // Config tunes a sandbox Server. The zero value gives the real server's
@@ -46,8 +48,9 @@ type Config struct {
 	Logger *log.Logger
 }
 
-// Server is the fake gateway. All state is in memory behind one mutex: the
-// sandbox favours obviously-correct serialisation over throughput.
+// Server is the fake gateway. All gateway state is in memory behind one
+// mutex, the rack's behind its own: the sandbox favours obviously-correct
+// serialisation over throughput.
 type Server struct {
 	cfg    Config
 	window time.Duration
@@ -68,19 +71,21 @@ type Server struct {
 	nextSessionID int64
 	nextTokenID   int64
 	nextMethodID  int64
-	rack          *rackState        // the in-memory Convox rack behind the proxy
-	approvals     []*deployApproval // deploy approval requests, creation order
-	faults        []*Fault          // armed injected faults, oldest first
+	approvals     []*deployApproval       // deploy approval requests, creation order
+	faults        []*Fault                // armed injected faults, oldest first
+	appSettings   map[string]*appSettings // by app name; see appsettings.go
 
-	// Deploy-approval settings (§5.5): deploy_approvals_enabled and
+	// Deploy-approval settings: deploy_approvals_enabled and
 	// deploy_approval_window_minutes.
 	approvalsEnabled bool
 	approvalWindow   time.Duration
+	// allowDestructive is the allow_destructive_actions setting.
+	allowDestructive bool
 
-	// followInterval paces followed log streams; sleep backs the fake
-	// shell's `sleep`. Tests shorten both.
-	followInterval time.Duration
-	sleep          func(ctx context.Context, d time.Duration)
+	// rack is the Convox rack the proxy forwards to. It has its own lock;
+	// the gateway never calls it while holding mu, so the two locks are
+	// never nested.
+	rack *convoxfake.Rack
 
 	rpID             string // WebAuthn relying-party ID
 	backupCodeSecret []byte // HMAC key for stored backup-code hashes
@@ -126,8 +131,6 @@ func New(cfg Config) *Server {
 
 		approvalsEnabled: true,
 		approvalWindow:   15 * time.Minute,
-		followInterval:   200 * time.Millisecond,
-		sleep:            sleepContext,
 		rpID:             defaultRPID(cfg),
 		// Fixed rather than random: the codes themselves are derived
 		// deterministically, so nothing here needs to be secret.
@@ -138,9 +141,14 @@ func New(cfg Config) *Server {
 		bucketMFA:         newRateLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, s.now),
 		bucketTokenCreate: newRateLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, s.now),
 	}
+	s.rack = convoxfake.New(convoxfake.Config{
+		Now:             s.now,
+		CheckOrigin:     s.websocketOriginAllowed,
+		OnBuildComplete: s.buildCompleted,
+	})
 	s.mu.Lock()
 	s.seed()
-	s.seedRack()
+	s.seedAppSettings()
 	s.mu.Unlock()
 	s.routes = s.nativeRoutes()
 	s.handler = s.transport(http.HandlerFunc(s.route))
@@ -151,6 +159,10 @@ func (s *Server) now() time.Time { return s.cfg.Now() }
 
 // Handler returns the sandbox's HTTP handler.
 func (s *Server) Handler() http.Handler { return s }
+
+// Rack returns the in-memory Convox rack behind the proxy, for its typed
+// knobs (DropNextWebSocket) and for tests that look at the rack directly.
+func (s *Server) Rack() *convoxfake.Rack { return s.rack }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -208,11 +220,12 @@ func (s *Server) StepUpWindow() time.Duration {
 // PUT /api/v1/settings/mfa-configuration would, and returns the value in
 // effect (≤ 0 falls back to 10 minutes, like the real setting).
 //
-// §4.1 AMBIGUOUS: the real native middleware keeps the value it loaded at
-// startup while the rack proxy re-reads the setting on every request. The
-// sandbox applies the change to both at once, so a test changing the
-// window sees one consistent value; only the ≤ (native) versus < (proxy)
-// comparison differs.
+// The real native middleware keeps the value it loaded at startup while
+// the rack proxy re-reads the setting on every request
+// (docs/gateway-protocol.md, "MFA levels"). The sandbox applies the
+// change to both at once, so a test changing the window sees one
+// consistent value; only the ≤ (native) versus < (proxy) comparison
+// differs.
 func (s *Server) SetStepUpWindow(d time.Duration) time.Duration {
 	if d <= 0 {
 		d = 10 * time.Minute
@@ -290,7 +303,7 @@ type nativePatternRoute struct {
 }
 
 // nativePatternRoutes lists the parameterised native routes with their
-// §4.7 MFA levels.
+// MFA levels (docs/gateway-protocol.md, "MFA levels").
 func (s *Server) nativePatternRoutes() []nativePatternRoute {
 	return []nativePatternRoute{
 		{http.MethodGet, "/api/v1/apps/{app}/env", mfaNone, "", s.handleGetEnv},

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// transport applies the checks every request goes through (§1): host, then
+// transport applies the checks every request goes through: host, then
 // Origin. Rate limits are per route (see limited) because only some route
 // families are throttled.
 func (s *Server) transport(next http.Handler) http.Handler {
@@ -75,6 +75,20 @@ func canonicalHost(raw string) string {
 		h = h[:i]
 	}
 	return strings.TrimSuffix(h, ".")
+}
+
+// websocketOriginAllowed is the gateway's WebSocket upgrader check, run
+// by the rack's upgrader because in the sandbox that is the one upgrade.
+// The transport already checked Origin for requests that look like they
+// come from a browser; this repeats the host part for every upgrade so a
+// cross-site page can never open a stream (403, as on the real gateway).
+func (s *Server) websocketOriginAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	host := canonicalHost(strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://"))
+	return isLocalName(host) || host == canonicalHost(s.cfg.Domain)
 }
 
 func isLocalName(host string) bool { return host == "localhost" || host == "127.0.0.1" }

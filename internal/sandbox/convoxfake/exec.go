@@ -1,46 +1,48 @@
-package sandbox
+package convoxfake
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Exec into a process (§6.6): a tiny fake shell behind the Convox exec
+// Exec into a process: a tiny fake shell behind the Convox exec
 // framing. It knows echo, exit, cat, env, sleep, true, false, pwd,
 // hostname, `sh -c "…"` / `bash -c "…"` and an interactive sh/bash that
 // runs one command per stdin line.
 
-// handleExec is the /apps/{app}/processes/{pid}/exec stream (headers
+// exec is the /apps/{app}/processes/{pid}/exec stream (headers
 // Command, Height, Width, Tty). After the output comes the exit-code
 // marker and a normal close. The marker is split over two messages for
 // exit code 3 and for every 4th exec, and every 4th exec starting with the
 // 2nd carries its last output chunk in the marker's message, because
 // clients must cope with both.
-func handleExec(s *Server, w http.ResponseWriter, r *http.Request, _ *principal, vars map[string]string) {
-	s.mu.Lock()
-	if s.appOr404(w, vars["app"]) == nil {
-		s.mu.Unlock()
+func (rk *Rack) exec(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	rk.mu.Lock()
+	if rk.appOr404(w, vars["app"]) == nil {
+		rk.mu.Unlock()
 		return
 	}
-	proc := s.processOr404(w, vars["app"], vars["pid"])
+	proc := rk.processOr404(w, vars["app"], vars["pid"])
 	if proc == nil {
-		s.mu.Unlock()
+		rk.mu.Unlock()
 		return
 	}
 	env := map[string]string{}
-	if rel := s.releaseLocked(proc.App, proc.Release); rel != nil {
-		env = parseEnv(rel.Env)
+	if rel := rk.releaseLocked(proc.App, proc.Release); rel != nil {
+		env = ParseEnv(rel.Env)
 	}
-	env["APP"], env["SERVICE"], env["RELEASE"], env["RACK"], env["HOSTNAME"] = proc.App, proc.Name, proc.Release, rackName, proc.Id
-	s.rack.execCount++
-	n := s.rack.execCount
-	drop := s.takeDropLocked()
-	s.mu.Unlock()
+	env["APP"], env["SERVICE"], env["RELEASE"], env["RACK"], env["HOSTNAME"] = proc.App, proc.Name, proc.Release, Name, proc.ID
+	rk.execCount++
+	n := rk.execCount
+	drop := rk.takeDropLocked()
+	rk.mu.Unlock()
 
-	conn, err := s.upgrade(w, r)
+	conn, err := rk.upgrade(w, r)
 	if err != nil {
 		return
 	}
@@ -75,16 +77,16 @@ func handleExec(s *Server, w http.ResponseWriter, r *http.Request, _ *principal,
 		}
 		werr = st.output(text)
 	}
-	sh := &fakeShell{ctx: ctx, env: env, stdin: st.in.stdin, out: emit, sleep: s.sleep, tty: st.tty}
+	sh := &fakeShell{ctx: ctx, env: env, stdin: st.in.stdin, out: emit, sleep: rk.cfg.Sleep, tty: st.tty}
 	code := sh.run(command)
 	if werr != nil {
 		return
 	}
 	if st.drop {
-		st.cut() // the knob's promise: never a marker or a close frame
+		st.cut() // DropNextWebSocket's promise: never a marker or a close frame
 		return
 	}
-	marker := execMarker + strconv.Itoa(code)
+	marker := ExecMarker + strconv.Itoa(code)
 	if pending != "" {
 		if st.tty {
 			pending = strings.ReplaceAll(pending, "\n", "\r\n")
@@ -93,7 +95,7 @@ func handleExec(s *Server, w http.ResponseWriter, r *http.Request, _ *principal,
 	}
 	var parts []string
 	if code == 3 || n%4 == 0 {
-		cut := len(marker) - len(execMarker)/2 - len(strconv.Itoa(code))
+		cut := len(marker) - len(ExecMarker)/2 - len(strconv.Itoa(code))
 		parts = []string{marker[:cut], marker[cut:]}
 	} else {
 		parts = []string{marker}
@@ -270,4 +272,14 @@ func splitCommand(line string) []string {
 		args = append(args, cur.String())
 	}
 	return args
+}
+
+// sortedEnvLines renders env as sorted KEY=VALUE lines (the fake `env`).
+func sortedEnvLines(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, fmt.Sprintf("%s=%s", k, v))
+	}
+	sort.Strings(out)
+	return out
 }

@@ -1,4 +1,4 @@
-package sandbox
+package convoxfake
 
 import (
 	"errors"
@@ -11,50 +11,29 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// WebSocket streams of the rack (§6.6): logs and exec. Framing is
+// WebSocket streams of the rack: logs and exec. Framing is
 // Convox's: output as text messages, a normal close at the end, stdin as
 // text messages with an empty binary message for EOF, and the exec exit
 // code behind a marker in the output.
 
-// execMarker precedes the exit code in exec output.
-const execMarker = "F1E49A85-0AD7-4AEF-A618-C249C6E6568D:"
+// ExecMarker precedes the exit code in exec output.
+const ExecMarker = "F1E49A85-0AD7-4AEF-A618-C249C6E6568D:"
 
-var errStreamCut = errors.New("sandbox: stream cut by the drop-websockets knob")
+var errStreamCut = errors.New("convoxfake: stream cut by DropNextWebSocket")
 
-// upgrade accepts the WebSocket with a fresh Upgrader. Origin was already
-// checked by the transport; the upgrader repeats the host part of it so a
-// cross-site page can never open a stream (the real gateway's upgrader
-// refuses with 403 as well).
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
-	domain := canonicalHost(s.cfg.Domain)
-	u := websocket.Upgrader{
-		ReadBufferSize: 4096, WriteBufferSize: 4096,
-		CheckOrigin: func(r *http.Request) bool {
-			origin := r.Header.Get("Origin")
-			if origin == "" {
-				return true
-			}
-			host := canonicalHost(strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://"))
-			return isLocalName(host) || host == domain
-		},
-	}
+// upgrade accepts the WebSocket with a fresh Upgrader and Config's origin
+// check (see Config.CheckOrigin).
+func (rk *Rack) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	u := websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: rk.cfg.CheckOrigin}
 	conn, err := u.Upgrade(w, r, nil)
 	if err != nil {
 		return nil, err
 	}
 	// http.Server's read/write timeouts stay on a hijacked connection;
-	// the real gateway clears them so streams may outlive 60 s.
+	// they are cleared so streams may outlive them (60 s in the sandbox
+	// binary), as the real gateway does for the streams it relays.
 	_ = conn.NetConn().SetDeadline(time.Time{})
 	return conn, nil
-}
-
-// takeDropLocked consumes one armed drop-websockets request.
-func (s *Server) takeDropLocked() bool {
-	if s.rack.dropWS > 0 {
-		s.rack.dropWS--
-		return true
-	}
-	return false
 }
 
 // wsStream writes one stream's messages. With drop set it sends at most
@@ -148,7 +127,7 @@ func startReader(conn *websocket.Conn) *wsReader {
 	return rd
 }
 
-// logOpts are the Convox log headers the sandbox honours.
+// logOpts are the Convox log headers the rack honours.
 type logOpts struct {
 	follow bool
 	since  time.Duration // 0: everything
@@ -194,20 +173,20 @@ func (o logOpts) pick(lines []logLine, now time.Time) []string {
 // seededLinesLocked is the "traffic" of app's running service processes
 // (only pid's when set), dated just before now so any Since ≥ 1m shows it,
 // followed by the app's stored event lines.
-func (s *Server) seededLinesLocked(app, pid string, now time.Time) []logLine {
+func (rk *Rack) seededLinesLocked(app, pid string, now time.Time) []logLine {
 	var lines []logLine
-	for _, p := range s.rack.processes {
-		if p.App != app || p.oneOff || (pid != "" && p.Id != pid) {
+	for _, p := range rk.processes {
+		if p.App != app || p.oneOff || (pid != "" && p.ID != pid) {
 			continue
 		}
 		for i, text := range []string{"booting " + p.Name, "listening on :3000", "GET /health 200 2ms"} {
 			if p.Name == "worker" {
 				text = []string{"booting worker", "waiting for jobs", "processed job 1"}[i]
 			}
-			lines = append(lines, logLine{at: now.Add(time.Duration(i-5) * 10 * time.Second), source: "service/" + p.Name + "/" + p.Id, text: text})
+			lines = append(lines, logLine{at: now.Add(time.Duration(i-5) * 10 * time.Second), source: "service/" + p.Name + "/" + p.ID, text: text})
 		}
 	}
-	for _, l := range s.rack.logs[app] {
+	for _, l := range rk.logs[app] {
 		if pid == "" || strings.HasSuffix(l.source, "/"+pid) {
 			lines = append(lines, l)
 		}
@@ -216,9 +195,9 @@ func (s *Server) seededLinesLocked(app, pid string, now time.Time) []logLine {
 }
 
 // streamLogs sends lines, then either closes (no Follow) or keeps sending
-// a fresh line from next every followInterval until the client leaves.
-func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, lines []string, drop bool, follow bool, next func(n int) string) {
-	conn, err := s.upgrade(w, r)
+// a fresh line from next every Config.FollowInterval until the client leaves.
+func (rk *Rack) streamLogs(w http.ResponseWriter, r *http.Request, lines []string, drop bool, follow bool, next func(n int) string) {
+	conn, err := rk.upgrade(w, r)
 	if err != nil {
 		return
 	}
@@ -233,7 +212,7 @@ func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, lines []stri
 		st.closeNormal()
 		return
 	}
-	tick := time.NewTicker(s.followInterval)
+	tick := time.NewTicker(rk.cfg.FollowInterval)
 	defer tick.Stop()
 	for n := 1; ; n++ {
 		select {
@@ -247,61 +226,61 @@ func (s *Server) streamLogs(w http.ResponseWriter, r *http.Request, lines []stri
 	}
 }
 
-// handleAppLogs is the /apps/{app}/logs stream.
-func handleAppLogs(s *Server, w http.ResponseWriter, r *http.Request, _ *principal, vars map[string]string) {
-	s.serveAppLogs(w, r, vars["app"], "")
+// appLogs is the /apps/{app}/logs stream.
+func (rk *Rack) appLogs(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	rk.serveAppLogs(w, r, vars["app"], "")
 }
 
-// handleProcessLogs is the /apps/{app}/processes/{pid}/logs stream.
-func handleProcessLogs(s *Server, w http.ResponseWriter, r *http.Request, _ *principal, vars map[string]string) {
-	s.serveAppLogs(w, r, vars["app"], vars["pid"])
+// processLogs is the /apps/{app}/processes/{pid}/logs stream.
+func (rk *Rack) processLogs(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	rk.serveAppLogs(w, r, vars["app"], vars["pid"])
 }
 
-func (s *Server) serveAppLogs(w http.ResponseWriter, r *http.Request, app, pid string) {
+func (rk *Rack) serveAppLogs(w http.ResponseWriter, r *http.Request, app, pid string) {
 	o := parseLogOpts(r)
-	s.mu.Lock()
-	if s.appOr404(w, app) == nil || (pid != "" && s.processOr404(w, app, pid) == nil) {
-		s.mu.Unlock()
+	rk.mu.Lock()
+	if rk.appOr404(w, app) == nil || (pid != "" && rk.processOr404(w, app, pid) == nil) {
+		rk.mu.Unlock()
 		return
 	}
-	now := s.now().UTC()
-	lines := o.pick(s.seededLinesLocked(app, pid, now), now)
-	source := "service/web/" + firstNonEmpty(pid, seedWebPID)
+	now := rk.now().UTC()
+	lines := o.pick(rk.seededLinesLocked(app, pid, now), now)
+	source := "service/web/" + firstNonEmpty(pid, SeedWebPID)
 	if pid == "" {
-		for _, p := range s.rack.processes {
+		for _, p := range rk.processes {
 			if p.App == app && !p.oneOff {
-				source = "service/" + p.Name + "/" + p.Id
+				source = "service/" + p.Name + "/" + p.ID
 				break
 			}
 		}
 	}
-	drop := s.takeDropLocked()
-	s.mu.Unlock()
-	s.streamLogs(w, r, lines, drop, o.follow, func(n int) string {
-		return o.render(logLine{at: s.now().UTC(), source: source, text: fmt.Sprintf("GET /health 200 1ms (follow %d)", n)})
+	drop := rk.takeDropLocked()
+	rk.mu.Unlock()
+	rk.streamLogs(w, r, lines, drop, o.follow, func(n int) string {
+		return o.render(logLine{at: rk.now().UTC(), source: source, text: fmt.Sprintf("GET /health 200 1ms (follow %d)", n)})
 	})
 }
 
-// handleBuildLogs is /apps/{app}/builds/{id}/logs: the build output, then
+// buildLogs is /apps/{app}/builds/{id}/logs: the build output, then
 // a close. Streaming it to the end completes a running build.
-func handleBuildLogs(s *Server, w http.ResponseWriter, r *http.Request, _ *principal, vars map[string]string) {
-	s.mu.Lock()
-	if s.appOr404(w, vars["app"]) == nil {
-		s.mu.Unlock()
+func (rk *Rack) buildLogs(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	rk.mu.Lock()
+	if rk.appOr404(w, vars["app"]) == nil {
+		rk.mu.Unlock()
 		return
 	}
-	b := s.buildOr404(w, vars["app"], vars["id"])
+	b := rk.buildOr404(w, vars["app"], vars["id"])
 	if b == nil {
-		s.mu.Unlock()
+		rk.mu.Unlock()
 		return
 	}
 	var lines []string
 	for _, l := range b.output {
 		lines = append(lines, l+"\n")
 	}
-	drop := s.takeDropLocked()
-	s.mu.Unlock()
-	conn, err := s.upgrade(w, r)
+	drop := rk.takeDropLocked()
+	rk.mu.Unlock()
+	conn, err := rk.upgrade(w, r)
 	if err != nil {
 		return
 	}
@@ -313,28 +292,29 @@ func handleBuildLogs(s *Server, w http.ResponseWriter, r *http.Request, _ *princ
 		}
 	}
 	if !drop {
-		s.mu.Lock()
-		s.completeBuildLocked(b)
-		s.mu.Unlock()
+		rk.mu.Lock()
+		done := rk.completeBuildLocked(b)
+		rk.mu.Unlock()
+		rk.report(done)
 	}
 	st.closeNormal()
 }
 
-// handleSystemLogs is the /system/logs stream: the rack's own lines.
-func handleSystemLogs(s *Server, w http.ResponseWriter, r *http.Request, _ *principal, _ map[string]string) {
+// systemLogs is the /system/logs stream: the rack's own lines.
+func (rk *Rack) systemLogs(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	o := parseLogOpts(r)
-	s.mu.Lock()
-	now := s.now().UTC()
+	rk.mu.Lock()
+	now := rk.now().UTC()
 	lines := []logLine{
-		{at: now.Add(-50 * time.Second), source: "system/k8s", text: "rack " + rackName + " running " + s.rack.system.Version},
+		{at: now.Add(-50 * time.Second), source: "system/k8s", text: "rack " + Name + " running " + rk.system.Version},
 	}
-	for i, inst := range s.rack.instances {
-		lines = append(lines, logLine{at: now.Add(time.Duration(i-4) * 10 * time.Second), source: "system/k8s", text: "instance " + inst.Id + " healthy"})
+	for i, inst := range rk.instances {
+		lines = append(lines, logLine{at: now.Add(time.Duration(i-4) * 10 * time.Second), source: "system/k8s", text: "instance " + inst.ID + " healthy"})
 	}
-	picked := o.pick(append(lines, s.rack.logs[""]...), now)
-	drop := s.takeDropLocked()
-	s.mu.Unlock()
-	s.streamLogs(w, r, picked, drop, o.follow, func(n int) string {
-		return o.render(logLine{at: s.now().UTC(), source: "system/k8s", text: fmt.Sprintf("heartbeat %d", n)})
+	picked := o.pick(append(lines, rk.logs[""]...), now)
+	drop := rk.takeDropLocked()
+	rk.mu.Unlock()
+	rk.streamLogs(w, r, picked, drop, o.follow, func(n int) string {
+		return o.render(logLine{at: rk.now().UTC(), source: "system/k8s", text: fmt.Sprintf("heartbeat %d", n)})
 	})
 }
