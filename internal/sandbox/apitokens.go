@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// API tokens (§5.4). As in the spec's snapshot, these handlers do no role
-// check of their own (§10 item 7): any authenticated caller may list,
-// create, change or delete any token. Create, update and delete are
+// API tokens. As on the real server, these handlers do no role check of
+// their own: any authenticated caller may list, create, change or delete
+// any token. Create, update and delete are
 // "always" MFA routes, so session callers need a proof on every call.
 
 // apiTokenView is the APIToken JSON object.
@@ -90,7 +90,7 @@ func (s *Server) handleGetAPIToken(w http.ResponseWriter, _ *http.Request, _ *pr
 }
 
 // handleCreateAPIToken is POST /api/v1/api-tokens. It answers 200, not
-// 201: the spec and the real handler both use 200 for this create.
+// 201: the real handler uses 200 for this create.
 func (s *Server) handleCreateAPIToken(w http.ResponseWriter, r *http.Request, p *principal) {
 	var req struct {
 		Name        string   `json:"name"`
@@ -226,7 +226,7 @@ func (s *Server) handleTokenPermissions(w http.ResponseWriter, _ *http.Request, 
 			}
 		}
 	}
-	// §10 item 7: native authorisation looks at the owner's roles, so a
+	// Native authorisation looks at the owner's roles, so a
 	// token caller sees its owner's roles here too.
 	s.mu.Lock()
 	userRoles := append([]string{}, p.user.roles...)

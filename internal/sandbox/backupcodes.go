@@ -9,10 +9,11 @@ import (
 	"time"
 )
 
-// Backup codes (§4.5 step 5): 10 codes of 12 upper-case hex characters per
-// user, single use. The real server generates them randomly and stores an
-// HMAC; the sandbox derives them from the user's e-mail so tests and demos
-// know them in advance (BackupCodes), and stores the same kind of HMAC.
+// Backup codes (docs/gateway-protocol.md, "Factor acceptance", step 4):
+// 10 codes of 12 upper-case hex characters per user, single use. The real
+// server generates them randomly and stores an HMAC; the sandbox derives
+// them from the user's e-mail so tests and demos know them in advance
+// (BackupCodes), and stores the same kind of HMAC.
 //
 // Matching is exactly the real server's: the input is trimmed of
 // surrounding white space and then compared byte for byte, so lower-case

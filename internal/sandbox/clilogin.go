@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// The CLI login protocol (§3): start → browser (mock IdP → callback →
+// The CLI login protocol: start → browser (mock IdP → callback →
 // GET cli/mfa → challenge) → POST cli/mfa → complete.
 
 const (
@@ -121,7 +121,7 @@ func (s *Server) cliMFAFormTarget(state string) string {
 
 func strPtr(s string) *string { return &s }
 
-// handleCLIMFASubmit is POST /api/v1/auth/cli/mfa (§3.4). It needs only the
+// handleCLIMFASubmit is POST /api/v1/auth/cli/mfa. It needs only the
 // state and a code, so a terminal can drive it once the browser finished
 // the OAuth leg.
 func (s *Server) handleCLIMFASubmit(w http.ResponseWriter, r *http.Request) {
@@ -223,7 +223,7 @@ type cliCompleteRequest struct {
 	ClientVersion string `json:"client_version"`
 }
 
-// handleCLIComplete is POST /api/v1/auth/cli/complete (§3.3), polled by the
+// handleCLIComplete is POST /api/v1/auth/cli/complete, polled by the
 // CLI until the browser side is done.
 func (s *Server) handleCLIComplete(w http.ResponseWriter, r *http.Request) {
 	var req cliCompleteRequest

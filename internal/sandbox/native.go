@@ -32,7 +32,7 @@ type infoResponse struct {
 	Version      map[string]string `json:"version"`
 }
 
-// handleInfo is GET /api/v1/info (§5.1).
+// handleInfo is GET /api/v1/info.
 func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request, p *principal) {
 	s.mu.Lock()
 	u := infoUser{
@@ -86,7 +86,7 @@ type mfaStatusResponse struct {
 	WebAuthnAvailable     bool            `json:"webauthn_available"`
 }
 
-// handleMFAStatus is GET /api/v1/auth/mfa/status (§4.2).
+// handleMFAStatus is GET /api/v1/auth/mfa/status.
 func (s *Server) handleMFAStatus(w http.ResponseWriter, r *http.Request, p *principal) {
 	if p.isAPIToken() {
 		writeError(w, http.StatusForbidden, "mfa requires user session")
@@ -143,7 +143,7 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// handleMFAVerify is POST /api/v1/auth/mfa/verify (§4.3): it opens a full
+// handleMFAVerify is POST /api/v1/auth/mfa/verify: it opens a full
 // step-up window on success.
 func (s *Server) handleMFAVerify(w http.ResponseWriter, r *http.Request, p *principal) {
 	if p.isAPIToken() {
@@ -184,7 +184,7 @@ func (s *Server) completeVerificationLocked(sess *session, trustDevice bool) (ve
 	return verifiedAt, verifiedAt.Add(s.window)
 }
 
-// writeVerified writes the §4.3 200 body shared by code and WebAuthn
+// writeVerified writes the 200 body shared by code and WebAuthn
 // verification.
 func writeVerified(w http.ResponseWriter, verifiedAt, expires time.Time, trustDevice bool) {
 	if trustDevice {
@@ -202,7 +202,7 @@ func writeVerified(w http.ResponseWriter, verifiedAt, expires time.Time, trustDe
 	})
 }
 
-// handlePreferredMethod is PUT /api/v1/auth/mfa/preferred-method (§5.2), a
+// handlePreferredMethod is PUT /api/v1/auth/mfa/preferred-method, a
 // native step-up route.
 func (s *Server) handlePreferredMethod(w http.ResponseWriter, r *http.Request, p *principal) {
 	if p.isAPIToken() {
@@ -238,7 +238,7 @@ func decodePreferredMethod(r *http.Request) (*string, error) {
 	return nil, errors.New("preferred_method must be 'totp' or 'webauthn'")
 }
 
-// handleLogout is GET /api/v1/auth/web/logout (§3.5): revoke the presented
+// handleLogout is GET /api/v1/auth/web/logout: revoke the presented
 // session (cookie or plain Bearer token) and always redirect to the login
 // page, whether or not anything was revoked.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

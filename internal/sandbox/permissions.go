@@ -2,7 +2,7 @@ package sandbox
 
 import "strings"
 
-// Role permission sets (§5.4). Sessions are authorised by their user's
+// Role permission sets. Sessions are authorised by their user's
 // roles; API tokens by their own permission list. Wildcards ("convox:*:*",
 // "convox:app:*") match per segment.
 

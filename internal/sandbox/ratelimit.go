@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Rate-limit buckets (§1.1). Each is independent: exhausting one never
+// Rate-limit buckets. Each is independent: exhausting one never
 // throttles another.
 const (
 	bucketAuth        = "auth"

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// mfaLevel is a route's MFA requirement (§4.7).
+// mfaLevel is a route's MFA requirement (docs/gateway-protocol.md, "MFA
+// levels").
 type mfaLevel int
 
 const (
@@ -84,9 +85,9 @@ func replyVerificationFailed(typ string) mfaReply {
 	}, nil}
 }
 
-// enforceNativeMFA applies §4.8 for native routes and reports whether the
-// request may proceed; otherwise the response has been written. API tokens
-// skip MFA entirely.
+// enforceNativeMFA applies the MFA levels to native routes and reports
+// whether the request may proceed; otherwise the response has been
+// written. API tokens skip MFA entirely.
 func (s *Server) enforceNativeMFA(w http.ResponseWriter, level mfaLevel, p *principal) bool {
 	if level == mfaNone || p.isAPIToken() {
 		return true
@@ -134,7 +135,7 @@ func (s *Server) decideNativeMFA(level mfaLevel, p *principal) (mfaReply, bool) 
 	return mfaReply{}, true
 }
 
-// enforceProxyMFA applies §4.8's rack-proxy rules: text bodies, a strict
+// enforceProxyMFA applies the rack proxy's MFA rules: text bodies, a strict
 // window that also satisfies "always", no mfa_verified_at requirement, and
 // no distinction between wrong, replayed or rate-limited codes.
 func (s *Server) enforceProxyMFA(w http.ResponseWriter, level mfaLevel, p *principal) bool {

@@ -10,9 +10,10 @@ import (
 	"github.com/pquerna/otp/totp"
 )
 
-// The MFA verifier (§4.5). One entry point handles every non-WebAuthn code
-// ("TOTP-class": Yubico OTP, TOTP and backup codes) and one handles WebAuthn
-// (webauthn.go), so endpoints never care which factor a code is.
+// The MFA verifier (docs/gateway-protocol.md, "Factor acceptance"). One
+// entry point handles every non-WebAuthn code ("TOTP-class": Yubico OTP,
+// TOTP and backup codes) and one handles WebAuthn (webauthn.go), so
+// endpoints never care which factor a code is.
 // All functions here run with s.mu held: attempt counting, step consumption
 // and locking must be atomic per user.
 

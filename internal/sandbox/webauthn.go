@@ -15,10 +15,10 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 )
 
-// WebAuthn assertions (§4.4), verified with go-webauthn like the real
-// server. As in the spec's snapshot the ceremony state (session_data) is
-// held by the client and sent back verbatim; the sandbox stores nothing
-// per challenge, so a captured proof can be replayed (§10 item 2) and
+// WebAuthn assertions, verified with go-webauthn like the real server. As
+// on the real server the ceremony state (session_data) is held by the
+// client and sent back verbatim; the sandbox stores nothing per
+// challenge, so a captured proof can be replayed and
 // only the attempt limit bounds it. Sign counters are not persisted.
 
 var (
@@ -62,7 +62,7 @@ func (s *Server) waUserLocked(u *userRecord) waUser {
 }
 
 // WebAuthnID is the decimal user id as bytes, so session_data's user_id is
-// base64 of the decimal id, as §4.4 describes.
+// base64 of the decimal id, as on the real server.
 func (w waUser) WebAuthnID() []byte                         { return []byte(strconv.FormatInt(w.id, 10)) }
 func (w waUser) WebAuthnName() string                       { return w.email }
 func (w waUser) WebAuthnDisplayName() string                { return w.name }

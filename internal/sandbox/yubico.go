@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// Yubico OTP (§4.5 step 3) without the network. The real server asks the
-// Yubico cloud to validate a 44-character OTP and then matches its first 12
-// characters (the key's public ID) to an enrolled yubiotp method. The
+// Yubico OTP (docs/gateway-protocol.md, "Factor acceptance", step 3)
+// without the network. The real server asks the Yubico cloud to validate a
+// 44-character OTP and then matches its first 12 characters (the key's
+// public ID) to an enrolled yubiotp method. The
 // sandbox instead knows one valid OTP per seeded user:
 //
 //	"cccccc" + 6 modhex chars (public ID, from the e-mail)
