@@ -8,6 +8,7 @@ import (
 )
 
 func TestNativeCredentialParsing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("admin@example.com", true)
 	apiTok, err := e.s.IssueAPIToken("admin@example.com", "ci")
@@ -64,6 +65,7 @@ func TestNativeCredentialParsing(t *testing.T) {
 }
 
 func TestProxyCredentialParsing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("viewer@example.com", true)
 	path := "/api/v1/rack-proxy/apps"
@@ -91,6 +93,7 @@ func TestProxyCredentialParsing(t *testing.T) {
 }
 
 func TestLogoutRevokesSession(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("admin@example.com", true)
 	other := e.session("admin@example.com", true)
@@ -108,6 +111,7 @@ func TestLogoutRevokesSession(t *testing.T) {
 }
 
 func TestSessionSlidingExpiry(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("viewer@example.com", false)
 	for i := 0; i < 3; i++ {
@@ -120,6 +124,7 @@ func TestSessionSlidingExpiry(t *testing.T) {
 }
 
 func TestSuspendedUser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("deployer@example.com", true)
 	apiTok, _ := e.s.IssueAPIToken("deployer@example.com", "ci")
@@ -129,6 +134,7 @@ func TestSuspendedUser(t *testing.T) {
 }
 
 func TestAPITokenExpiredAndMFAStatusRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	apiTok, _ := e.s.IssueAPIToken("admin@example.com", "ci")
 	wantJSONError(t, e.do(req{method: "GET", path: "/api/v1/auth/mfa/status", header: bearer(apiTok)}), 403, "mfa requires user session")

@@ -8,6 +8,7 @@ import (
 )
 
 func TestBackupCodes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	codes := e.s.BackupCodes("admin@example.com")
 	if len(codes) != 10 {
@@ -44,6 +45,7 @@ func TestBackupCodes(t *testing.T) {
 }
 
 func TestBackupCodeAsStepUpProof(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("deployer@example.com", true)
 	e.clock.Advance(11 * time.Minute)
@@ -57,6 +59,7 @@ func TestBackupCodeAsStepUpProof(t *testing.T) {
 }
 
 func TestYubicoOTP(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	otp := e.s.YubicoOTP("viewer@example.com")
 	if !regexp.MustCompile(`^cccccc[cbdefghijklnrtuv]{38}$`).MatchString(otp) || e.s.YubicoOTP(UnenrolledEmail) != "" {
@@ -80,6 +83,7 @@ func TestYubicoOTP(t *testing.T) {
 }
 
 func TestTOTPStepsKnob(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("viewer@example.com", false)
 	code := e.code("viewer@example.com")
@@ -106,6 +110,7 @@ func TestTOTPStepsKnob(t *testing.T) {
 }
 
 func TestPreferredMethod(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("admin@example.com", true)
 	loop := "127.0.0.1:2"

@@ -84,6 +84,7 @@ func (l *liveEnv) complete(st started, extra string) (int, map[string]any) {
 }
 
 func TestStartShape(t *testing.T) {
+	t.Parallel()
 	l := newLiveEnv(t)
 	st := l.start()
 	if len(st.State) != 43 || len(st.CodeVerifier) != 171 {
@@ -116,6 +117,7 @@ func TestStartShape(t *testing.T) {
 }
 
 func TestLoginHappyPathMFAAuto(t *testing.T) {
+	t.Parallel()
 	l := newLiveEnv(t)
 	st := l.start()
 	if code, body := l.complete(st, ""); code != http.StatusAccepted || body["status"] != "pending" {
@@ -173,6 +175,7 @@ func TestLoginHappyPathMFAAuto(t *testing.T) {
 }
 
 func TestLoginWithTOTPViaCLIMFA(t *testing.T) {
+	t.Parallel()
 	l := newLiveEnv(t)
 	st := l.start()
 	mfa := func(code string) (int, map[string]any) {
@@ -221,6 +224,7 @@ func TestLoginWithTOTPViaCLIMFA(t *testing.T) {
 }
 
 func TestLoginExchangeFailureKeepsPolling(t *testing.T) {
+	t.Parallel()
 	l := newLiveEnv(t)
 	st := l.start()
 	final := l.browse(st.AuthURL + "&selected_user=nobody@nowhere.test&mfa=auto")
@@ -239,6 +243,7 @@ func TestLoginExchangeFailureKeepsPolling(t *testing.T) {
 }
 
 func TestCompleteErrorStatuses(t *testing.T) {
+	t.Parallel()
 	l := newLiveEnv(t)
 	for _, body := range []string{``, `{`, `{"state":"x"}`, `{"code_verifier":"y"}`, `{"state":"","code_verifier":"y"}`} {
 		if code, m := l.post("/api/v1/auth/cli/complete", body); code != 400 || m["error"] != "invalid request" {
@@ -306,6 +311,7 @@ func TestCompleteErrorStatuses(t *testing.T) {
 }
 
 func TestCallbackAndMFAFormErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rec := e.do(req{method: "GET", path: "/api/v1/auth/cli/callback?state=abc"})
 	wantStatus(t, rec, 400)

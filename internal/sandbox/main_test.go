@@ -32,6 +32,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestMainContract(t *testing.T) {
+	t.Parallel()
 	outR, outW := io.Pipe()
 	var stderr syncBuffer
 	stop := make(chan os.Signal, 1)
@@ -97,6 +98,7 @@ func TestMainContract(t *testing.T) {
 }
 
 func TestMainRefusesNonLoopback(t *testing.T) {
+	t.Parallel()
 	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.10:8080", "[::]:0", "example.com:80"} {
 		var stdout, stderr syncBuffer
 		rc := Main([]string{"--listen", addr}, &stdout, &stderr, make(chan os.Signal))

@@ -13,6 +13,7 @@ func (e *env) verify(tok, code string) *httptest.ResponseRecorder {
 }
 
 func TestMFAStatusShape(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("admin@example.com", false)
 	rec := e.do(req{method: "GET", path: "/api/v1/auth/mfa/status", header: bearer(tok)})
@@ -44,6 +45,7 @@ func TestMFAStatusShape(t *testing.T) {
 }
 
 func TestVerifyResponsesAndReplay(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.StepUpWindow = 3 * time.Minute })
 	tok := e.session("viewer@example.com", false)
 	wantJSONError(t, e.do(req{method: "POST", path: "/api/v1/auth/mfa/verify", body: `{}`, header: bearer(tok)}), 400, "invalid request")
@@ -83,6 +85,7 @@ func TestVerifyResponsesAndReplay(t *testing.T) {
 }
 
 func TestAttemptLimitCountsSuccesses(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("admin@example.com", false)
 	for i := 0; i < 5; i++ {
@@ -102,6 +105,7 @@ func TestAttemptLimitCountsSuccesses(t *testing.T) {
 }
 
 func TestLockoutAfterFiveFailures(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("deployer@example.com", true)
 	other := e.session("deployer@example.com", true)
@@ -138,6 +142,7 @@ func TestLockoutAfterFiveFailures(t *testing.T) {
 }
 
 func TestReplayCountsTowardLockout(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("viewer@example.com", false)
 	code := e.code("viewer@example.com")
@@ -162,6 +167,7 @@ func TestReplayCountsTowardLockout(t *testing.T) {
 }
 
 func TestStepUpWindowBoundaries(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.StepUpWindow = 2 * time.Minute })
 	tok := e.session("admin@example.com", true)
 	e.clock.Advance(2 * time.Minute) // exactly at the window's end
@@ -197,6 +203,7 @@ func TestStepUpWindowBoundaries(t *testing.T) {
 }
 
 func TestNativeMFAEnforcement(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	run := func(level mfaLevel, tok string, hdr map[string]string) *httptest.ResponseRecorder {
 		hr := httptest.NewRequest("GET", "/", nil)
@@ -239,6 +246,7 @@ func TestNativeMFAEnforcement(t *testing.T) {
 }
 
 func TestProxyMFA(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	admin := e.session("admin@example.com", true)
 	viewer := e.session("viewer@example.com", true)

@@ -25,6 +25,7 @@ func wantMFAHeader(t *testing.T, rec *httptest.ResponseRecorder, want string) {
 }
 
 func TestNativeStepUpRoute(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	put := func(hdr map[string]string, body string) *httptest.ResponseRecorder {
 		return e.do(req{method: "PUT", path: "/api/v1/apps/demo/env", body: body, header: hdr})
@@ -82,6 +83,7 @@ func TestNativeStepUpRoute(t *testing.T) {
 }
 
 func TestNativeAlwaysRouteAndTokens(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("admin@example.com", true) // fresh window
 	create := func(hdr map[string]string, name string) *httptest.ResponseRecorder {
@@ -140,6 +142,7 @@ func TestNativeAlwaysRouteAndTokens(t *testing.T) {
 }
 
 func TestTokenCreateBucket(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.RateLimitBurst = 2 })
 	tok := e.session("admin@example.com", true)
 	for i, want := range []int{401, 401, 429} {
@@ -153,6 +156,7 @@ func TestTokenCreateBucket(t *testing.T) {
 }
 
 func TestProxyReleaseStepUp(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.StepUpWindow = 2 * time.Minute })
 	tok := e.session("deployer@example.com", true)
 	path := "/api/v1/rack-proxy/apps/demo/releases"
@@ -181,6 +185,7 @@ func TestProxyReleaseStepUp(t *testing.T) {
 }
 
 func TestWindowKnob(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("admin@example.com", true)
 	loop := "127.0.0.1:9"

@@ -8,6 +8,7 @@ import (
 )
 
 func TestHostCheck(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.Domain = "gateway.example.com" })
 	for _, host := range []string{"localhost", "localhost:8080", "LOCALHOST.", "127.0.0.1:9", "gateway.example.com", "Gateway.Example.COM.:443"} {
 		rec := e.do(req{method: "GET", path: "/api/v1/health", host: host})
@@ -34,6 +35,7 @@ func TestHostCheck(t *testing.T) {
 }
 
 func TestOriginCheck(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.Domain = "gateway.example.com" })
 	ok := []map[string]string{
 		{"Origin": "https://evil.example.com"}, // neither User-Agent nor Sec-Fetch-Site: not checked
@@ -55,6 +57,7 @@ func TestOriginCheck(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.RateLimitRPS = 1; c.RateLimitBurst = 2 })
 	start := req{method: "POST", path: "/api/v1/auth/cli/start"}
 	wantStatus(t, e.do(start), 200)
@@ -100,6 +103,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitDefaultHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.RateLimitBurst = 1 })
 	wantStatus(t, e.do(req{method: "POST", path: "/api/v1/auth/cli/start"}), 200)
 	rec := e.do(req{method: "POST", path: "/api/v1/auth/cli/start"})
@@ -110,6 +114,7 @@ func TestRateLimitDefaultHeaders(t *testing.T) {
 }
 
 func TestRoutingAndIntrospection(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("admin@example.com", true)
 	// gin-style 404s: unknown paths and wrong methods alike.

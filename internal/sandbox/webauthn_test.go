@@ -18,6 +18,7 @@ func (e *env) webauthnVerify(tok, sessionData, assertion string) *httptest.Respo
 }
 
 func TestWebAuthnEnrollmentAndStatus(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.session("viewer@example.com", false)
 	// No key yet: start fails like the real server without credentials.
@@ -61,6 +62,7 @@ func TestWebAuthnEnrollmentAndStatus(t *testing.T) {
 }
 
 func TestWebAuthnVerify(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	key := e.enrollKey("admin@example.com")
 	tok := e.session("admin@example.com", false)
@@ -109,6 +111,7 @@ func TestWebAuthnVerify(t *testing.T) {
 }
 
 func TestWebAuthnHeaderProofOnAlwaysRoute(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	key := e.enrollKey("deployer@example.com")
 	tok := e.session("deployer@example.com", true)
@@ -120,7 +123,7 @@ func TestWebAuthnHeaderProofOnAlwaysRoute(t *testing.T) {
 		return e.do(req{method: "POST", path: "/api/v1/api-tokens", body: `{"name":"` + name + `","role":"cicd"}`, header: h})
 	}
 	wantStatus(t, create(map[string]string{"X-MFA-WebAuthn": e.webauthnProof(tok, key)}, "ci-1"), 200)
-	// WebAuthn proofs are not single-use (§10 item 2), but each ceremony is
+	// WebAuthn proofs are not single-use, but each ceremony is
 	// fresh here anyway; the inline suffix works the same way.
 	proof := e.webauthnProof(tok, key)
 	rec := e.do(req{method: "POST", path: "/api/v1/api-tokens", body: `{"name":"ci-2","role":"cicd"}`, header: bearer(tok + ".webauthn." + proof)})
@@ -141,6 +144,7 @@ func TestWebAuthnHeaderProofOnAlwaysRoute(t *testing.T) {
 // TestWebAuthnOverHTTP drives a real listener, where the default origin is
 // the URL the client used, exactly as a CLI would see it.
 func TestWebAuthnOverHTTP(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock()
 	s := New(Config{Now: clock.Now})
 	srv := httptest.NewServer(s.Handler())
@@ -175,6 +179,7 @@ func TestWebAuthnOverHTTP(t *testing.T) {
 }
 
 func TestLoginWithWebAuthnViaCLIMFA(t *testing.T) {
+	t.Parallel()
 	l := newLiveEnv(t)
 	key := newSoftKey(t)
 	if err := l.s.EnrollWebAuthn("viewer@example.com", key.credID, key.coseKey()); err != nil {
@@ -196,6 +201,7 @@ func TestLoginWithWebAuthnViaCLIMFA(t *testing.T) {
 }
 
 func TestMixedFailuresLock(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	key := e.enrollKey("viewer@example.com")
 	tok := e.session("viewer@example.com", false)
