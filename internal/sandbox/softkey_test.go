@@ -36,8 +36,12 @@ func newSoftKey(t *testing.T) *softKey {
 // coseKey is the credential public key as a COSE_Key map, hand-encoded in
 // CBOR: {1: 2 (EC2), 3: -7 (ES256), -1: 1 (P-256), -2: x, -3: y}.
 func (k *softKey) coseKey() []byte {
-	x := k.priv.PublicKey.X.FillBytes(make([]byte, 32))
-	y := k.priv.PublicKey.Y.FillBytes(make([]byte, 32))
+	// Bytes is the uncompressed point: 0x04, then x and y, 32 bytes each.
+	point, err := k.priv.PublicKey.Bytes()
+	if err != nil || len(point) != 65 {
+		panic("softkey: cannot encode the public key")
+	}
+	x, y := point[1:33], point[33:]
 	out := []byte{0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20}
 	out = append(out, x...)
 	out = append(out, 0x22, 0x58, 0x20)
@@ -45,7 +49,7 @@ func (k *softKey) coseKey() []byte {
 }
 
 // assert signs a webauthn.get ceremony and returns the PublicKeyCredential
-// JSON that §4.4 calls assertion_response.
+// JSON the gateway protocol calls assertion_response.
 func (k *softKey) assert(t *testing.T, rpID, challenge, origin string) string {
 	t.Helper()
 	k.count++
