@@ -10,8 +10,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// The CLI login protocol: start → browser (mock IdP → callback →
-// GET cli/mfa → challenge) → POST cli/mfa → complete.
+// The CLI login protocol (docs/gateway-protocol.md, "CLI login"): start →
+// browser (mock IdP → callback → GET cli/mfa → challenge) → POST cli/mfa →
+// complete.
 
 const (
 	challengePage = "/app/auth/mfa/challenge"

@@ -11,18 +11,20 @@
 //
 //   - Transport rules: host check, Origin check and the three independent
 //     per-IP token buckets (auth, mfa, token-create).
-//   - Credentials: Bearer and Basic, rgw_ API tokens, the token.type.value
-//     inline MFA suffix, X-Mfa-Totp / X-MFA-WebAuthn headers and the
-//     native (JSON) and proxy (text) 401 forms.
-//   - The CLI login with a mock OAuth provider hosted by the sandbox
-//     itself at /oauth/authorize, plus the /app/... browser pages as tiny
-//     HTML stubs.
+//   - Credentials (docs/gateway-protocol.md, "Credentials"): Bearer and
+//     Basic, rgw_ API tokens, the token.type.value inline MFA suffix,
+//     X-Mfa-Totp / X-MFA-WebAuthn headers and the native (JSON) and proxy
+//     (text) 401 forms.
+//   - The CLI login ("CLI login") with a mock OAuth provider hosted by the
+//     sandbox itself at /oauth/authorize, plus the /app/... browser pages
+//     as tiny HTML stubs.
 //   - GET /api/v1/health, /api/v1/info, /api/v1/auth/mfa/status,
 //     POST /api/v1/auth/mfa/verify, PUT /api/v1/auth/mfa/preferred-method
 //     (step-up) and GET /api/v1/auth/web/logout.
-//   - WebAuthn assertions: POST /api/v1/auth/mfa/webauthn/assertion/start
-//     and …/verify, and the same proof inline (X-MFA-WebAuthn or
-//     .webauthn.), checked with github.com/go-webauthn/webauthn.
+//   - WebAuthn assertions ("WebAuthn assertions"): POST
+//     /api/v1/auth/mfa/webauthn/assertion/start and …/verify, and the same
+//     proof inline (X-MFA-WebAuthn or .webauthn.), checked with
+//     github.com/go-webauthn/webauthn.
 //   - The MFA verifier (docs/gateway-protocol.md, "Factor acceptance"):
 //     Yubico OTP, TOTP with per-user time-step consumption, backup codes;
 //     the 5-attempts-in-5-minutes limits (TOTP class and WebAuthn
@@ -57,7 +59,8 @@
 // its own lock, and the rack calls the gateway back only outside its
 // lock, so the two never nest.
 //
-// What depends on the caller is the gateway's, done around forwarding:
+// What depends on the caller is the gateway's, done around forwarding
+// (docs/gateway-protocol.md, "Environment and releases"):
 //
 //   - Release env values in release answers (list, info, create) are
 //     masked: secret and protected keys always, every value for callers

@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// The gateway-managed app environment (GET/PUT /api/v1/apps/{app}/env).
+// The gateway-managed app environment (GET/PUT /api/v1/apps/{app}/env;
+// docs/gateway-protocol.md, "Environment and releases").
 // The sandbox has no env store of its own: it reads and writes releases
 // of the rack through the rack's typed methods, which is what the real
 // gateway does against a Convox rack through its API.

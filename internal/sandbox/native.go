@@ -32,7 +32,7 @@ type infoResponse struct {
 	Version      map[string]string `json:"version"`
 }
 
-// handleInfo is GET /api/v1/info.
+// handleInfo is GET /api/v1/info (docs/gateway-protocol.md, "Info").
 func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request, p *principal) {
 	s.mu.Lock()
 	u := infoUser{
@@ -238,9 +238,10 @@ func decodePreferredMethod(r *http.Request) (*string, error) {
 	return nil, errors.New("preferred_method must be 'totp' or 'webauthn'")
 }
 
-// handleLogout is GET /api/v1/auth/web/logout: revoke the presented
-// session (cookie or plain Bearer token) and always redirect to the login
-// page, whether or not anything was revoked.
+// handleLogout is GET /api/v1/auth/web/logout (docs/gateway-protocol.md,
+// "Logout"): revoke the presented session (cookie or plain Bearer token)
+// and always redirect to the login page, whether or not anything was
+// revoked.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	token := ""
 	if c, err := r.Cookie("session_token"); err == nil {

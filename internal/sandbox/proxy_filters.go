@@ -12,9 +12,10 @@ import (
 	"github.com/rack-gateway/rack-gateway/internal/sandbox/convoxfake"
 )
 
-// What the gateway does around forwarding a request to the rack. The rack
-// knows nothing of callers, so everything that depends on who asks is done
-// here, on the forwarded request and the rack's answer, as a proxy would:
+// What the gateway does around forwarding a request to the rack
+// (docs/gateway-protocol.md, "Environment and releases"). The rack knows
+// nothing of callers, so everything that depends on who asks is done here,
+// on the forwarded request and the rack's answer, as a proxy would:
 //
 //   - POST /apps/{app}/releases: a posted env is merged with the latest
 //     release's env and checked against the caller's permissions before

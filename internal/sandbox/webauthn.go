@@ -15,11 +15,12 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 )
 
-// WebAuthn assertions, verified with go-webauthn like the real server. As
-// on the real server the ceremony state (session_data) is held by the
-// client and sent back verbatim; the sandbox stores nothing per
-// challenge, so a captured proof can be replayed and
-// only the attempt limit bounds it. Sign counters are not persisted.
+// WebAuthn assertions (docs/gateway-protocol.md, "WebAuthn assertions"),
+// verified with go-webauthn like the real server. As on the real server
+// the ceremony state (session_data) is held by the client and sent back
+// verbatim; the sandbox stores nothing per challenge, so a captured proof
+// can be replayed and only the attempt limit bounds it. Sign counters are
+// not persisted.
 
 var (
 	errWebAuthnProof        = errors.New("invalid webauthn proof")

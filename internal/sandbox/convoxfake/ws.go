@@ -11,10 +11,11 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// WebSocket streams of the rack: logs and exec. Framing is
-// Convox's: output as text messages, a normal close at the end, stdin as
-// text messages with an empty binary message for EOF, and the exec exit
-// code behind a marker in the output.
+// WebSocket streams of the rack: logs and exec. Framing is Convox's
+// (docs/gateway-protocol.md, "WebSockets through the proxy"): output as
+// text messages, a normal close at the end, stdin as text messages with
+// an empty binary message for EOF, and the exec exit code behind a marker
+// in the output.
 
 // ExecMarker precedes the exit code in exec output.
 const ExecMarker = "F1E49A85-0AD7-4AEF-A618-C249C6E6568D:"
