@@ -116,7 +116,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		_ = ln.Close()
 	}
 	err := s.http.Serve(ln)
-	if errors.Is(err, http.ErrServerClosed) {
+	s.lnMu.Lock()
+	stopped := s.lnClosed
+	s.lnMu.Unlock()
+	if errors.Is(err, http.ErrServerClosed) || stopped {
+		// A stop closed the listener on purpose (stopAccepting): that is
+		// a clean stop, not a failure to serve.
 		return nil
 	}
 	return err
