@@ -137,6 +137,10 @@ func SystemdUnit(o Options) (string, error) {
 		b.WriteString("Environment=" + systemdWord("XDG_STATE_HOME="+o.StateHome, false) + "\n")
 	}
 	b.WriteString("Restart=on-failure\n")
+	b.WriteString("RestartSec=2\n")
+	// Exit 6: another agent (started on demand) owns the socket and
+	// serves; restarting in a burst would only end the unit "failed".
+	b.WriteString("SuccessExitStatus=6\n")
 	b.WriteString("UMask=0077\n")
 	b.WriteString("NoNewPrivileges=yes\n")
 	b.WriteString("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n")
