@@ -1,7 +1,6 @@
 package native
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,16 +31,24 @@ proof for "always" routes. Fields given with -f are sent as a form to the rack
 proxy and as a JSON object to the native API; -d sends a JSON body as is
 ("-d @-" reads it from stdin).`,
 		MinArgs: 1, MaxArgs: 1, ArgHint: "a path, such as /apps or /api/v1/info",
-		Flags: func(fs *pflag.FlagSet) {
-			fs.StringP("method", "X", "", "HTTP method (default GET, or POST when a body is given)")
-			fs.StringArrayP("field", "f", nil, "A key=value field of the body (repeatable)")
-			fs.StringP("data", "d", "", "A JSON body, or @- to read it from stdin")
-		},
-		Run: runAPI,
+		Bind: bindNew[apiOptions](),
 	})
 }
 
-func runAPI(ctx context.Context, x *kit.Ctx) error {
+// apiOptions are api's flags.
+type apiOptions struct {
+	method string   // -X: "" means GET, or POST with a body
+	fields []string // -f key=value, in order
+	data   string   // -d: a JSON body, or "@-" for stdin
+}
+
+func (o *apiOptions) bind(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.method, "method", "X", "", "HTTP method (default GET, or POST when a body is given)")
+	fs.StringArrayVarP(&o.fields, "field", "f", nil, "A key=value field of the body (repeatable)")
+	fs.StringVarP(&o.data, "data", "d", "", "A JSON body, or @- to read it from stdin")
+}
+
+func (o *apiOptions) run(ctx context.Context, x *kit.Ctx) error {
 	t, err := x.ResolveRack()
 	if err != nil {
 		return err
@@ -53,9 +60,7 @@ func runAPI(ctx context.Context, x *kit.Ctx) error {
 	if !strings.HasPrefix(path, "/api/") {
 		path = stepup.ProxyPrefix + path
 	}
-	method, _ := x.Flags.GetString("method")
-	fields, _ := x.Flags.GetStringArray("field")
-	data, _ := x.Flags.GetString("data")
+	method, fields, data := o.method, o.fields, o.data
 	if data != "" && len(fields) > 0 {
 		return kit.UsageErr(x.Cmd, "use either -d or -f, not both")
 	}
@@ -94,14 +99,7 @@ func runAPI(ctx context.Context, x *kit.Ctx) error {
 	if raw.Status/100 != 2 {
 		return kit.ResponseErr(t, req.Method, raw)
 	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, raw.Body, "", "  ") == nil {
-		pretty.WriteByte('\n')
-		_, err = x.Out.Write(pretty.Bytes())
-	} else {
-		_, err = x.Out.Write(raw.Body)
-	}
-	return err
+	return kit.PrintRaw(x.Out, raw.Body)
 }
 
 func fieldsBody(fields []string, form bool) (gateway.RawBody, error) {

@@ -19,7 +19,8 @@ import (
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
-// deploy-approval: manual approvals for CI deploys (gateway-api.md §5.5).
+// deploy-approval: manual approvals for CI deploys. Approving is an
+// "always" MFA route (docs/gateway-protocol.md, "MFA levels").
 // Upstream can fan out over several racks; here every command acts on the
 // one rack ResolveRack picks, which keeps the output single-rack upstream's.
 
@@ -28,15 +29,7 @@ func registerApprovals(r *kit.Registry) {
 		Name: "deploy-approval list", Usage: "deploy-approval list [--status S] [--open] [--limit N] [--output json]",
 		Short: "List deploy approval requests", MaxArgs: 0,
 		Long: "List deploy approval requests with optional filtering by status, app and commit.",
-		Flags: func(fs *pflag.FlagSet) {
-			fs.StringP("status", "s", "", "Filter by status (pending, approved, rejected, expired)")
-			fs.Bool("open", false, "Only show open (pending) requests")
-			fs.IntP("limit", "l", 50, "Maximum number of results")
-			fs.StringP("output", "o", "", "Output format (json)")
-			fs.StringP("app", "a", "", "Only show requests for this app")
-			fs.String("commit", "", "Only show requests for this commit (full SHA or prefix)")
-		},
-		Run: runApprovalList,
+		Bind: bindNew[listOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "deploy-approval show", Usage: "deploy-approval show [id] [--branch B | --commit SHA] [--output json]",
@@ -46,28 +39,13 @@ func registerApprovals(r *kit.Registry) {
 If no ID is provided, searches for the latest pending (then approved) request
 for the app and the current git commit; --branch or --commit search by those
 instead.`,
-		Flags: func(fs *pflag.FlagSet) {
-			searchFlags(fs)
-			fs.StringP("output", "o", "", "Output format (json)")
-		},
-		Run: runApprovalShow,
+		Bind: bindNew[showOptions](),
 	})
 	r.Add(&kit.Command{
 		Name:  "deploy-approval request",
 		Usage: "deploy-approval request --message M --git-commit SHA [--branch B] [--ci-metadata JSON] [--wait]",
 		Short: "Request manual approval for CI/CD deploy", MaxArgs: 0,
-		Flags: func(fs *pflag.FlagSet) {
-			fs.StringP("app", "a", "", "App name (auto-detected from .convox/app or current directory)")
-			fs.Bool("wait", false, "Block until approval is decided")
-			fs.String("poll-interval", "5s", "Polling interval when --wait is set")
-			fs.String("timeout", "20m", "Maximum time to wait before giving up (0: the 24h ceiling)")
-			fs.String("git-commit", "", "Git commit SHA (required)")
-			fs.String("branch", "", "Git branch name")
-			fs.String("ci-metadata", "", `CI metadata as JSON (e.g., '{"workflow_id":"abc123","pipeline_number":"456"}')`)
-			fs.String("message", "", "Deploy approval message (required)")
-			fs.String("target-api-token-id", "", "Target API token ID (required when using session auth)")
-		},
-		Run: runApprovalRequest,
+		Bind: bindNew[requestOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "deploy-approval approve", Usage: "deploy-approval approve [id] [--branch B | --commit SHA] [--notes N]",
@@ -77,30 +55,107 @@ instead.`,
 If no ID is provided, finds the request for the app and commit (the current git
 commit by default), shows it and approves it if it is pending. Each approval
 needs a new MFA proof.`,
-		Flags: func(fs *pflag.FlagSet) {
-			searchFlags(fs)
-			fs.String("notes", "", "Optional notes for approval")
-		},
-		Run: runApprovalApprove,
+		Bind: bindNew[approveOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "deploy-approval wait", Usage: "deploy-approval wait [--approve] [--poll-interval 1s] [--timeout 30m]",
 		Short: "Wait for and optionally approve pending deploy approval requests", MaxArgs: 0,
-		Flags: func(fs *pflag.FlagSet) {
-			searchFlags(fs)
-			fs.String("poll-interval", "1s", "Polling interval")
-			fs.String("timeout", "30m", "Maximum time to wait (0: the 24h ceiling)")
-			fs.Bool("approve", false, "Approve the matching pending request as it appears")
-			fs.String("notes", "", "Optional notes for approval (only used with --approve)")
-		},
-		Run: runApprovalWait,
+		Bind: bindNew[waitOptions](),
 	})
 }
 
-func searchFlags(fs *pflag.FlagSet) {
-	fs.StringP("app", "a", "", "App name (auto-detected from .convox/app or current directory)")
-	fs.String("branch", "", "Search by git branch")
-	fs.String("commit", "", "Search by git commit hash (uses current commit by default)")
+// appUsage is --app's usage where the app is found when not given.
+const appUsage = "App name (auto-detected from .convox/app or current directory)"
+
+// appFlag is -a/--app.
+type appFlag string
+
+func (a *appFlag) bind(fs *pflag.FlagSet, usage string) {
+	fs.StringVarP((*string)(a), "app", "a", "", usage)
+}
+
+// given is --app trimmed, "" when not given.
+func (a appFlag) given() string { return strings.TrimSpace(string(a)) }
+
+// resolve applies upstream's order: --app, then .convox/app, then the name
+// of the caller's directory.
+func (a appFlag) resolve(x *kit.Ctx) string {
+	if app := a.given(); app != "" {
+		return app
+	}
+	if b, err := os.ReadFile(filepath.Join(x.Abs("."), ".convox", "app")); err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b))
+	}
+	return filepath.Base(x.Abs("."))
+}
+
+// searchFlags are what show, approve and wait search by when no id is
+// given: --app, and --branch or --commit.
+type searchFlags struct {
+	app    appFlag
+	branch string
+	commit string
+}
+
+func (f *searchFlags) bind(fs *pflag.FlagSet) {
+	f.app.bind(fs, appUsage)
+	fs.StringVar(&f.branch, "branch", "", "Search by git branch")
+	fs.StringVar(&f.commit, "commit", "", "Search by git commit hash (uses current commit by default)")
+}
+
+// listOptions are deploy-approval list's flags.
+type listOptions struct {
+	status string
+	open   bool
+	limit  int
+	output kit.Output
+	app    appFlag // a filter only: never auto-detected
+	commit string  // a full SHA or a prefix
+}
+
+func (o *listOptions) bind(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.status, "status", "s", "", "Filter by status (pending, approved, rejected, expired)")
+	fs.BoolVar(&o.open, "open", false, "Only show open (pending) requests")
+	fs.IntVarP(&o.limit, "limit", "l", 50, "Maximum number of results")
+	kit.BindOutput(fs, &o.output, "o", "", "Output format (json)")
+	o.app.bind(fs, "Only show requests for this app")
+	fs.StringVar(&o.commit, "commit", "", "Only show requests for this commit (full SHA or prefix)")
+}
+
+// showOptions are deploy-approval show's flags.
+type showOptions struct {
+	search searchFlags
+	output kit.Output
+}
+
+func (o *showOptions) bind(fs *pflag.FlagSet) {
+	o.search.bind(fs)
+	kit.BindOutput(fs, &o.output, "o", "", "Output format (json)")
+}
+
+// requestOptions are deploy-approval request's flags.
+type requestOptions struct {
+	app          appFlag
+	wait         bool
+	pollInterval string // a duration, checked by waitFor
+	timeout      string // a duration; 0 is the ceiling
+	gitCommit    string
+	branch       string
+	ciMetadata   string // a JSON object
+	message      string
+	targetToken  string // the target API token's public id
+}
+
+func (o *requestOptions) bind(fs *pflag.FlagSet) {
+	o.app.bind(fs, appUsage)
+	fs.BoolVar(&o.wait, "wait", false, "Block until approval is decided")
+	fs.StringVar(&o.pollInterval, "poll-interval", "5s", "Polling interval when --wait is set")
+	fs.StringVar(&o.timeout, "timeout", "20m", "Maximum time to wait before giving up (0: the 24h ceiling)")
+	fs.StringVar(&o.gitCommit, "git-commit", "", "Git commit SHA (required)")
+	fs.StringVar(&o.branch, "branch", "", "Git branch name")
+	fs.StringVar(&o.ciMetadata, "ci-metadata", "", `CI metadata as JSON (e.g., '{"workflow_id":"abc123","pipeline_number":"456"}')`)
+	fs.StringVar(&o.message, "message", "", "Deploy approval message (required)")
+	fs.StringVar(&o.targetToken, "target-api-token-id", "", "Target API token ID (required when using session auth)")
 }
 
 // approval is a DeployApprovalRequest.
@@ -126,14 +181,15 @@ type approval struct {
 // terminal should not poll the gateway for days.
 const ceiling = 24 * time.Hour
 
-func duration(x *kit.Ctx, flag string, allowZero bool) (time.Duration, error) {
-	raw, _ := x.Flags.GetString(flag)
+// waitFor parses the duration flag named flag; zero, when allowed, and
+// anything longer than the ceiling become the ceiling.
+func waitFor(cmd *kit.Command, flag, raw string, allowZero bool) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(raw))
 	if err != nil {
-		return 0, userErr("invalid --%s: %v", flag, err)
+		return 0, kit.UsageErr(cmd, "invalid --%s: %v", flag, err)
 	}
 	if d < 0 || (d == 0 && !allowZero) {
-		return 0, userErr("--%s must be positive", flag)
+		return 0, kit.UsageErr(cmd, "--%s must be positive", flag)
 	}
 	if d == 0 || d > ceiling {
 		d = ceiling
@@ -141,8 +197,8 @@ func duration(x *kit.Ctx, flag string, allowZero bool) (time.Duration, error) {
 	return d, nil
 }
 
-func runApprovalList(ctx context.Context, x *kit.Ctx) error {
-	format, err := wantJSON(x, "", "json")
+func (o *listOptions) run(ctx context.Context, x *kit.Ctx) error {
+	asJSON, err := o.output.JSON(x.Cmd)
 	if err != nil {
 		return err
 	}
@@ -151,20 +207,20 @@ func runApprovalList(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	q := url.Values{}
-	if s, _ := x.Flags.GetString("status"); s != "" {
-		q.Set("status", s)
+	if o.status != "" {
+		q.Set("status", o.status)
 	}
-	if o, _ := x.Flags.GetBool("open"); o {
+	if o.open {
 		q.Set("only_open", "true")
 	}
-	if l, _ := x.Flags.GetInt("limit"); l > 0 {
-		q.Set("limit", fmt.Sprint(l))
+	if o.limit > 0 {
+		q.Set("limit", fmt.Sprint(o.limit))
 	}
-	if a, _ := x.Flags.GetString("app"); strings.TrimSpace(a) != "" {
-		q.Set("app", strings.TrimSpace(a))
+	if a := o.app.given(); a != "" {
+		q.Set("app", a)
 	}
-	if c, _ := x.Flags.GetString("commit"); strings.TrimSpace(c) != "" {
-		q.Set("git_commit", strings.TrimSpace(c))
+	if c := strings.TrimSpace(o.commit); c != "" {
+		q.Set("git_commit", c)
 	}
 	path := "/deploy-approval-requests"
 	if len(q) > 0 {
@@ -177,8 +233,8 @@ func runApprovalList(ctx context.Context, x *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if format == "json" {
-		return printRaw(x.Out, raw.Body)
+	if asJSON {
+		return kit.PrintRaw(x.Out, raw.Body)
 	}
 	if len(res.Requests) == 0 {
 		fmt.Fprintln(x.Out, "No deploy approval requests found.")
@@ -207,38 +263,24 @@ func runApprovalList(ctx context.Context, x *kit.Ctx) error {
 // search is what show/approve/wait look for when no id is given.
 type search struct{ app, branch, commit string }
 
-// resolveSearch applies upstream's defaults: the app from --app, then
-// .convox/app, then the directory name; the commit from --commit, else the
-// short HEAD SHA (the server matches commits by prefix) unless --branch.
-func resolveSearch(ctx context.Context, x *kit.Ctx) (search, error) {
-	var s search
-	s.app = resolveApp(x)
-	s.branch, _ = x.Flags.GetString("branch")
-	s.commit, _ = x.Flags.GetString("commit")
-	s.branch, s.commit = strings.TrimSpace(s.branch), strings.TrimSpace(s.commit)
+// resolve applies upstream's defaults: the app as appFlag.resolve finds
+// it; the commit from --commit, else the short HEAD SHA (the server
+// matches commits by prefix) unless --branch.
+func (f searchFlags) resolve(ctx context.Context, x *kit.Ctx) (search, error) {
+	s := search{app: f.app.resolve(x), branch: strings.TrimSpace(f.branch), commit: strings.TrimSpace(f.commit)}
 	if s.branch != "" && s.commit != "" {
-		return s, userErr("use either --branch or --commit, not both")
+		return s, kit.UsageErr(x.Cmd, "use either --branch or --commit, not both")
 	}
 	if s.branch == "" && s.commit == "" {
 		gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(gctx, "git", "-C", x.Abs("."), "rev-parse", "--short", "HEAD").Output()
 		if err != nil || strings.TrimSpace(string(out)) == "" {
-			return s, userErr("could not determine the current git commit; pass --commit or --branch")
+			return s, kit.UsageErr(x.Cmd, "could not determine the current git commit; pass --commit or --branch")
 		}
 		s.commit = strings.TrimSpace(string(out))
 	}
 	return s, nil
-}
-
-func resolveApp(x *kit.Ctx) string {
-	if a, _ := x.Flags.GetString("app"); strings.TrimSpace(a) != "" {
-		return strings.TrimSpace(a)
-	}
-	if b, err := os.ReadFile(filepath.Join(x.Abs("."), ".convox", "app")); err == nil && strings.TrimSpace(string(b)) != "" {
-		return strings.TrimSpace(string(b))
-	}
-	return filepath.Base(x.Abs("."))
 }
 
 // find returns the newest request with status that matches s, or nil.
@@ -278,8 +320,8 @@ func findOpen(ctx context.Context, x *kit.Ctx, t *kit.Target, s search) (*approv
 
 // findBySearch resolves the search flags (app, branch or commit) and
 // finds the open request they name, or says none was found.
-func findBySearch(ctx context.Context, x *kit.Ctx, t *kit.Target) (*approval, error) {
-	s, err := resolveSearch(ctx, x)
+func findBySearch(ctx context.Context, x *kit.Ctx, t *kit.Target, f searchFlags) (*approval, error) {
+	s, err := f.resolve(ctx, x)
 	if err != nil {
 		return nil, err
 	}
@@ -297,19 +339,20 @@ func notFound(s search) error {
 	return ipc.Errorf(ipc.CodeNotFound, "no deploy approval request found for app %q commit %q", s.app, s.commit)
 }
 
-func checkID(id string) (string, error) {
+// checkID checks a request id given as cmd's argument before it is sent.
+func checkID(cmd *kit.Command, id string) (string, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
-		return "", userErr("deploy approval request ID cannot be empty")
+		return "", kit.UsageErr(cmd, "deploy approval request ID cannot be empty")
 	}
 	if _, err := uuid.Parse(id); err != nil {
-		return "", userErr("invalid deploy approval request ID format: must be a valid UUID")
+		return "", kit.UsageErr(cmd, "invalid deploy approval request ID format: must be a valid UUID")
 	}
 	return id, nil
 }
 
-func runApprovalShow(ctx context.Context, x *kit.Ctx) error {
-	format, err := wantJSON(x, "", "json")
+func (o *showOptions) run(ctx context.Context, x *kit.Ctx) error {
+	asJSON, err := o.output.JSON(x.Cmd)
 	if err != nil {
 		return err
 	}
@@ -318,7 +361,7 @@ func runApprovalShow(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if len(x.Args) == 1 {
-		id, err := checkID(x.Args[0])
+		id, err := checkID(x.Cmd, x.Args[0])
 		if err != nil {
 			return err
 		}
@@ -332,8 +375,8 @@ func runApprovalShow(ctx context.Context, x *kit.Ctx) error {
 		if raw.Status/100 != 2 {
 			return kit.ResponseErr(t, http.MethodGet, raw)
 		}
-		if format == "json" {
-			return printRaw(x.Out, raw.Body)
+		if asJSON {
+			return kit.PrintRaw(x.Out, raw.Body)
 		}
 		var r approval
 		if err := decode(raw, &r); err != nil {
@@ -342,12 +385,12 @@ func runApprovalShow(ctx context.Context, x *kit.Ctx) error {
 		printDetails(x, &r)
 		return nil
 	}
-	r, err := findBySearch(ctx, x, t)
+	r, err := findBySearch(ctx, x, t, o.search)
 	if err != nil {
 		return err
 	}
-	if format == "json" {
-		return printJSON(x.Out, r)
+	if asJSON {
+		return kit.PrintJSON(x.Out, r)
 	}
 	printDetails(x, r)
 	return nil
@@ -387,29 +430,24 @@ func printDetails(x *kit.Ctx, r *approval) {
 	}
 }
 
-func runApprovalRequest(ctx context.Context, x *kit.Ctx) error {
-	commit, _ := x.Flags.GetString("git-commit")
-	message, _ := x.Flags.GetString("message")
-	branch, _ := x.Flags.GetString("branch")
-	meta, _ := x.Flags.GetString("ci-metadata")
-	target, _ := x.Flags.GetString("target-api-token-id")
-	wait, _ := x.Flags.GetBool("wait")
+func (o *requestOptions) run(ctx context.Context, x *kit.Ctx) error {
+	commit, message, branch, meta, target := o.gitCommit, o.message, o.branch, o.ciMetadata, o.targetToken
 	if commit = strings.TrimSpace(commit); commit == "" {
-		return userErr("--git-commit is required")
+		return kit.UsageErr(x.Cmd, "--git-commit is required")
 	}
 	if message = strings.TrimSpace(message); message == "" {
-		return userErr("--message is required")
+		return kit.UsageErr(x.Cmd, "--message is required")
 	}
-	interval, err := duration(x, "poll-interval", false)
+	interval, err := waitFor(x.Cmd, "poll-interval", o.pollInterval, false)
 	if err != nil {
 		return err
 	}
-	timeout, err := duration(x, "timeout", true)
+	timeout, err := waitFor(x.Cmd, "timeout", o.timeout, true)
 	if err != nil {
 		return err
 	}
 	body := map[string]any{"message": message, "git_commit_hash": commit}
-	app := resolveApp(x)
+	app := o.app.resolve(x)
 	if app != "" {
 		body["app"] = app
 	}
@@ -419,7 +457,7 @@ func runApprovalRequest(ctx context.Context, x *kit.Ctx) error {
 	if m := strings.TrimSpace(meta); m != "" {
 		var md map[string]any
 		if err := json.Unmarshal([]byte(m), &md); err != nil {
-			return userErr("invalid --ci-metadata JSON: %v", err)
+			return kit.UsageErr(x.Cmd, "invalid --ci-metadata JSON: %v", err)
 		}
 		if len(md) > 0 {
 			body["ci_metadata"] = md
@@ -456,7 +494,7 @@ func runApprovalRequest(ctx context.Context, x *kit.Ctx) error {
 		}
 		fmt.Fprintf(x.Out, "Deploy approval request %s created (status: %s)\n", r.PublicID, r.Status)
 	}
-	if !wait {
+	if !o.wait {
 		return nil
 	}
 	final, err := waitDecision(ctx, x, t, r.PublicID, interval, timeout)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
@@ -89,15 +91,25 @@ func approvedLine(x *kit.Ctx, r *approval, app string) {
 	fmt.Fprintln(x.Out, line)
 }
 
-func runApprovalApprove(ctx context.Context, x *kit.Ctx) error {
-	notes, _ := x.Flags.GetString("notes")
-	notes = strings.TrimSpace(notes)
+// approveOptions are deploy-approval approve's flags.
+type approveOptions struct {
+	search searchFlags
+	notes  string
+}
+
+func (o *approveOptions) bind(fs *pflag.FlagSet) {
+	o.search.bind(fs)
+	fs.StringVar(&o.notes, "notes", "", "Optional notes for approval")
+}
+
+func (o *approveOptions) run(ctx context.Context, x *kit.Ctx) error {
+	notes := strings.TrimSpace(o.notes)
 	t, err := x.ResolveRack()
 	if err != nil {
 		return err
 	}
 	if len(x.Args) == 1 {
-		id, err := checkID(x.Args[0])
+		id, err := checkID(x.Cmd, x.Args[0])
 		if err != nil {
 			return err
 		}
@@ -111,7 +123,7 @@ func runApprovalApprove(ctx context.Context, x *kit.Ctx) error {
 		approvedLine(x, r, "")
 		return nil
 	}
-	r, err := findBySearch(ctx, x, t)
+	r, err := findBySearch(ctx, x, t, o.search)
 	if err != nil {
 		return err
 	}
@@ -137,14 +149,30 @@ func runApprovalApprove(ctx context.Context, x *kit.Ctx) error {
 	return nil
 }
 
-func runApprovalWait(ctx context.Context, x *kit.Ctx) error {
-	approve, _ := x.Flags.GetBool("approve")
-	notes, _ := x.Flags.GetString("notes")
-	interval, err := duration(x, "poll-interval", false)
+// waitOptions are deploy-approval wait's flags.
+type waitOptions struct {
+	search       searchFlags
+	pollInterval string // a duration, checked by waitFor
+	timeout      string // a duration; 0 is the ceiling
+	approve      bool
+	notes        string
+}
+
+func (o *waitOptions) bind(fs *pflag.FlagSet) {
+	o.search.bind(fs)
+	fs.StringVar(&o.pollInterval, "poll-interval", "1s", "Polling interval")
+	fs.StringVar(&o.timeout, "timeout", "30m", "Maximum time to wait (0: the 24h ceiling)")
+	fs.BoolVar(&o.approve, "approve", false, "Approve the matching pending request as it appears")
+	fs.StringVar(&o.notes, "notes", "", "Optional notes for approval (only used with --approve)")
+}
+
+func (o *waitOptions) run(ctx context.Context, x *kit.Ctx) error {
+	approve, notes := o.approve, o.notes
+	interval, err := waitFor(x.Cmd, "poll-interval", o.pollInterval, false)
 	if err != nil {
 		return err
 	}
-	timeout, err := duration(x, "timeout", true)
+	timeout, err := waitFor(x.Cmd, "timeout", o.timeout, true)
 	if err != nil {
 		return err
 	}
@@ -152,7 +180,7 @@ func runApprovalWait(ctx context.Context, x *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s, err := resolveSearch(ctx, x)
+	s, err := o.search.resolve(ctx, x)
 	if err != nil {
 		return err
 	}

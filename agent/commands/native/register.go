@@ -1,9 +1,21 @@
 // Package native holds the commands of the gateway's own API: API tokens,
 // deploy approvals, the gateway's info and web app, and `api` for any
 // request.
+//
+// Each verb with flags has an options struct, created anew for every
+// invocation by kit.Command.Bind and filled by pflag (…VarP), so no command
+// reads a flag by name. Flag groups several verbs share (the deploy-approval
+// search flags, --app, the api-token listings' output flags) are small
+// structs with a bind method of their own.
 package native
 
-import "github.com/rack-gateway/rack-gateway/agent/commands/kit"
+import (
+	"context"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+)
 
 // Register adds this package's commands to r.
 func Register(r *kit.Registry) {
@@ -11,4 +23,24 @@ func Register(r *kit.Registry) {
 	registerApprovals(r)
 	registerMisc(r)
 	registerTokens(r)
+}
+
+// verb is one command's options: bound to a flag set, then run with the
+// values parsed into them.
+type verb interface {
+	bind(fs *pflag.FlagSet)
+	run(ctx context.Context, x *kit.Ctx) error
+}
+
+// bindNew is a kit.Command.Bind that makes a new T for each invocation,
+// binds its fields to fs and returns its run method.
+func bindNew[T any, P interface {
+	*T
+	verb
+}]() func(fs *pflag.FlagSet) kit.Runner {
+	return func(fs *pflag.FlagSet) kit.Runner {
+		o := P(new(T))
+		o.bind(fs)
+		return o.run
+	}
 }

@@ -1,13 +1,9 @@
 package native
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
@@ -23,8 +19,8 @@ import (
 const apiPrefix = "/api/v1"
 
 // call sends one native request and returns the raw answer when its
-// status is 2xx; any other status becomes the server's own words (message,
-// else error), as gateway-api.md §8.1 asks.
+// status is 2xx; any other status becomes an error in the server's own
+// words (its message, else its error field).
 func call(ctx context.Context, x *kit.Ctx, t *kit.Target, method, path string, body any) (*gateway.Raw, error) {
 	raw, err := send(ctx, x, t, method, path, body)
 	if err != nil {
@@ -70,49 +66,4 @@ func decode(raw *gateway.Raw, out any) error {
 		return kit.GatewayErr(nil, &gateway.BadResponseError{URL: raw.URL, Status: raw.Status, Detail: "body is not the expected JSON"})
 	}
 	return nil
-}
-
-// printJSON writes v as two-space indented JSON, the upstream --output
-// json format.
-func printJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return ipc.Errorf(ipc.CodeInternal, "encode output: %v", err)
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
-}
-
-// printRaw re-indents a server body as is, so --output json shows every
-// field the server sent rather than only those this client knows.
-func printRaw(w io.Writer, body []byte) error {
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, body, "", "  "); err != nil {
-		_, err = w.Write(body)
-		return err
-	}
-	buf.WriteByte('\n')
-	_, err := w.Write(buf.Bytes())
-	return err
-}
-
-// wantJSON reads the output format from --output (and the upstream
-// api-token listings' --json) and refuses formats nobody implements.
-func wantJSON(x *kit.Ctx, allowed ...string) (string, error) {
-	out, _ := x.Flags.GetString("output")
-	out = strings.ToLower(strings.TrimSpace(out))
-	if j, err := x.Flags.GetBool("json"); err == nil && j {
-		out = "json"
-	}
-	for _, a := range allowed {
-		if out == a {
-			return out, nil
-		}
-	}
-	return "", kit.UsageErr(x.Cmd, "unknown --output value %q", out)
-}
-
-// userErr is a plain usage-level failure worded as upstream words it.
-func userErr(format string, args ...any) error {
-	return ipc.Errorf(ipc.CodeUsage, format, args...)
 }

@@ -16,21 +16,18 @@ import (
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
-// api-token: the gateway's API tokens (gateway-api.md §5.4). Create and
-// delete are "always" MFA routes; x.Call attaches a new proof to each.
+// api-token: the gateway's API tokens. Create and delete are "always" MFA
+// routes (docs/gateway-protocol.md, "MFA levels"); x.Call attaches a new
+// proof to each.
 
 func registerTokens(r *kit.Registry) {
-	jsonFlags := func(fs *pflag.FlagSet) {
-		fs.Bool("json", false, "Output as JSON")
-		fs.StringP("output", "o", "", "Output format (json)")
-	}
 	r.Add(&kit.Command{
 		Name: "api-token list", Usage: "api-token list [--output json]", MaxArgs: 0,
-		Short: "List API tokens", Flags: jsonFlags, Run: runTokenList,
+		Short: "List API tokens", Bind: bindNew[tokenListOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "api-token get", Usage: "api-token get <token-id> [--output json]", MinArgs: 1, MaxArgs: 1,
-		ArgHint: "a token id", Short: "Show details for an API token", Flags: jsonFlags, Run: runTokenGet,
+		ArgHint: "a token id", Short: "Show details for an API token", Bind: bindNew[tokenGetOptions](),
 	})
 	r.Add(&kit.Command{
 		Name:  "api-token create",
@@ -41,20 +38,61 @@ func registerTokens(r *kit.Registry) {
 --role grants the permissions of a built-in role (viewer, ops, deployer, cicd,
 admin), resolved from the gateway's role list; --permission adds more.
 Creating a token needs a new MFA proof.`,
-		Flags: func(fs *pflag.FlagSet) {
-			fs.String("name", "", "Display name for the token")
-			fs.String("user", "", "Create token for another user (admin only)")
-			fs.StringSlice("permission", nil, "Permission to grant (repeatable)")
-			fs.String("role", "", "Shortcut role to grant (viewer, ops, deployer, cicd, admin)")
-			fs.String("expires-at", "", "Optional expiration time (RFC3339)")
-			fs.StringP("output", "o", "text", "Output format: text, json, token")
-		},
-		Run: runTokenCreate,
+		Bind: bindNew[tokenCreateOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "api-token delete", Usage: "api-token delete <token-id>", MinArgs: 1, MaxArgs: 1,
 		ArgHint: "a token id", Short: "Delete an API token (needs a new MFA proof)", Run: runTokenDelete,
 	})
+}
+
+// listingOutput is the output flags of the api-token listings: upstream's
+// --json and --output.
+type listingOutput struct {
+	json   bool
+	output kit.Output
+}
+
+func (o *listingOutput) bind(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.json, "json", false, "Output as JSON")
+	kit.BindOutput(fs, &o.output, "o", "", "Output format (json)")
+}
+
+// format is the format asked for: --json wins over --output.
+func (o listingOutput) format(cmd *kit.Command, allowed ...string) (string, error) {
+	if o.json {
+		return "json", nil
+	}
+	return o.output.Format(cmd, allowed...)
+}
+
+// tokenListOptions are api-token list's flags.
+type tokenListOptions struct{ out listingOutput }
+
+func (o *tokenListOptions) bind(fs *pflag.FlagSet) { o.out.bind(fs) }
+
+// tokenGetOptions are api-token get's flags.
+type tokenGetOptions struct{ out listingOutput }
+
+func (o *tokenGetOptions) bind(fs *pflag.FlagSet) { o.out.bind(fs) }
+
+// tokenCreateOptions are api-token create's flags.
+type tokenCreateOptions struct {
+	name        string
+	user        string   // another user's e-mail (admin only)
+	permissions []string // --permission, repeatable or comma-separated
+	role        string   // a built-in role, resolved to its permissions
+	expiresAt   string   // RFC3339
+	output      kit.Output
+}
+
+func (o *tokenCreateOptions) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&o.name, "name", "", "Display name for the token")
+	fs.StringVar(&o.user, "user", "", "Create token for another user (admin only)")
+	fs.StringSliceVar(&o.permissions, "permission", nil, "Permission to grant (repeatable)")
+	fs.StringVar(&o.role, "role", "", "Shortcut role to grant (viewer, ops, deployer, cicd, admin)")
+	fs.StringVar(&o.expiresAt, "expires-at", "", "Optional expiration time (RFC3339)")
+	kit.BindOutput(fs, &o.output, "o", "text", "Output format: text, json, token")
 }
 
 // token is the gateway's APIToken object.
@@ -72,8 +110,8 @@ type token struct {
 	LastUsedAt      *time.Time `json:"last_used_at"`
 }
 
-func runTokenList(ctx context.Context, x *kit.Ctx) error {
-	format, err := wantJSON(x, "", "text", "table", "json")
+func (o *tokenListOptions) run(ctx context.Context, x *kit.Ctx) error {
+	format, err := o.out.format(x.Cmd, "", "text", "table", "json")
 	if err != nil {
 		return err
 	}
@@ -87,7 +125,7 @@ func runTokenList(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if format == "json" {
-		return printRaw(x.Out, raw.Body)
+		return kit.PrintRaw(x.Out, raw.Body)
 	}
 	if len(tokens) == 0 {
 		fmt.Fprintln(x.Out, "No API tokens found")
@@ -109,8 +147,8 @@ func runTokenList(ctx context.Context, x *kit.Ctx) error {
 	return nil
 }
 
-func runTokenGet(ctx context.Context, x *kit.Ctx) error {
-	format, err := wantJSON(x, "", "text", "json")
+func (o *tokenGetOptions) run(ctx context.Context, x *kit.Ctx) error {
+	format, err := o.out.format(x.Cmd, "", "text", "json")
 	if err != nil {
 		return err
 	}
@@ -124,7 +162,7 @@ func runTokenGet(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if format == "json" {
-		return printRaw(x.Out, raw.Body)
+		return kit.PrintRaw(x.Out, raw.Body)
 	}
 	w := x.Out
 	fmt.Fprintf(w, "Public ID: %s\n", tk.PublicID)
@@ -164,27 +202,23 @@ type permMeta struct {
 	} `json:"roles"`
 }
 
-func runTokenCreate(ctx context.Context, x *kit.Ctx) error {
-	name, _ := x.Flags.GetString("name")
-	user, _ := x.Flags.GetString("user")
-	perms, _ := x.Flags.GetStringSlice("permission")
-	role, _ := x.Flags.GetString("role")
-	expires, _ := x.Flags.GetString("expires-at")
+func (o *tokenCreateOptions) run(ctx context.Context, x *kit.Ctx) error {
+	name, user, perms, role, expires := o.name, o.user, o.permissions, o.role, o.expiresAt
 	// Check the format before anything costs an MFA proof.
-	format, err := wantJSON(x, "text", "", "table", "json", "token")
+	format, err := o.output.Format(x.Cmd, "text", "", "table", "json", "token")
 	if err != nil {
 		return err
 	}
 	if strings.TrimSpace(name) == "" {
-		return userErr("--name is required")
+		return kit.UsageErr(x.Cmd, "--name is required")
 	}
 	var expiresAt string
 	if strings.TrimSpace(expires) != "" {
 		ts, err := time.Parse(time.RFC3339, expires)
 		if err != nil {
-			return userErr("invalid --expires-at value (use RFC3339): %v", err)
+			return kit.UsageErr(x.Cmd, "invalid --expires-at value (use RFC3339): %v", err)
 		}
-		// Upstream sends it; the server ignores it (§5.4).
+		// Upstream sends it; the server ignores it.
 		expiresAt = ts.Format(time.RFC3339)
 	}
 	t, err := x.ResolveRack()
@@ -198,7 +232,7 @@ func runTokenCreate(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if role == "" && len(perms) == 0 {
-		return userErr("--role or --permission is required")
+		return kit.UsageErr(x.Cmd, "--role or --permission is required")
 	}
 	set := map[string]bool{}
 	add := func(ps ...string) {
@@ -218,7 +252,7 @@ func runTokenCreate(ctx context.Context, x *kit.Ctx) error {
 			}
 		}
 		if !found {
-			return userErr("unknown role %q", role)
+			return kit.UsageErr(x.Cmd, "unknown role %q", role)
 		}
 	}
 	add(perms...)
@@ -255,7 +289,7 @@ func runTokenCreate(ctx context.Context, x *kit.Ctx) error {
 	switch format {
 	case "json":
 		// The secret and the token as the server described it.
-		return printJSON(x.Out, resp)
+		return kit.PrintJSON(x.Out, resp)
 	case "token":
 		fmt.Fprintln(x.Out, resp.Token)
 	default:
