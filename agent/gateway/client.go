@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // CallTimeout bounds every non-streaming request.
@@ -200,6 +201,14 @@ func (c *Client) DoRaw(ctx context.Context, r Request) (*Raw, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
+	if b, ok := r.Body.(RawBody); ok && b.Progress != nil && len(b.Data) > 0 {
+		// The counting wrapper hides the length from net/http, which would
+		// send the body chunked; the length is known, so declare it.
+		req.ContentLength = int64(len(b.Data))
+		req.GetBody = func() (io.ReadCloser, error) {
+			return io.NopCloser(&countingReader{r: bytes.NewReader(b.Data), fn: b.Progress}), nil
+		}
+	}
 	for k, v := range r.Header {
 		req.Header[k] = v
 	}
@@ -336,6 +345,9 @@ func snippetN(s string, n int) string {
 		return "empty body"
 	}
 	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n-- // never cut a character in two
+		}
 		return s[:n] + "…"
 	}
 	return s
