@@ -119,9 +119,15 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.lnMu.Lock()
 	stopped := s.lnClosed
 	s.lnMu.Unlock()
-	if errors.Is(err, http.ErrServerClosed) || stopped {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	if stopped {
 		// A stop closed the listener on purpose (stopAccepting): that is
-		// a clean stop, not a failure to serve.
+		// a clean stop, not a failure to serve. Its Stop comes once the
+		// stopping command is answered; returning before it would let a
+		// caller waiting on Serve and Stopping take this for a failure.
+		<-s.stop
 		return nil
 	}
 	return err
