@@ -20,11 +20,11 @@ import (
 func registerApps(r *kit.Registry) {
 	r.Add(&kit.Command{
 		Name: "apps", Usage: "apps [--output json]", MaxArgs: 0,
-		Short: "List apps", Flags: outputFlag, Run: runApps,
+		Short: "List apps", Bind: bindRun(runApps),
 	})
 	r.Add(&kit.Command{
 		Name: "apps info", Usage: "apps info [app] [--output json]", MaxArgs: 1,
-		Short: "Get information about an app", Flags: appFlags(appFlag, outputFlag), Run: runAppsInfo,
+		Short: "Get information about an app", Bind: bindRun(runAppsInfo),
 	})
 	r.Add(&kit.Command{
 		Name: "apps delete", Usage: "apps delete <app>", MinArgs: 1, MaxArgs: 1, ArgHint: "an app name",
@@ -33,38 +33,33 @@ func registerApps(r *kit.Registry) {
 	})
 	r.Add(&kit.Command{
 		Name: "ps", Usage: "ps [-a app] [--output json]", MaxArgs: 0,
-		Short: "List app processes", Flags: appFlags(appFlag, outputFlag), Run: runPs,
+		Short: "List app processes", Bind: bindRun(runPs),
 	})
 	r.Add(&kit.Command{
 		Name: "ps stop", Usage: "ps stop <pid> [-a app]", MinArgs: 1, MaxArgs: 1, ArgHint: "a process id",
-		Short: "Stop a process", Flags: appFlag, Run: runPsStop,
+		Short: "Stop a process", Bind: bindRun(runPsStop),
 	})
 	r.Add(&kit.Command{
 		Name: "restart", Usage: "restart [-a app]", MaxArgs: 0,
-		Short: "Restart every service of an app", Flags: appFlag, Run: runRestart,
+		Short: "Restart every service of an app", Bind: bindRun(runRestart),
 	})
 	r.Add(&kit.Command{
 		Name: "scale", Usage: "scale [<service>] [--count N] [--cpu N] [--memory N] [-a app]", MaxArgs: 1,
 		Short: "Scale a service, or list service scale without flags",
-		Flags: appFlags(appFlag, outputFlag, func(fs *pflag.FlagSet) {
-			fs.Int("count", 0, "Number of processes")
-			fs.Int("cpu", 0, "CPU units per process")
-			fs.Int("memory", 0, "Memory (MB) per process")
-		}),
-		Run: runScale,
+		Bind:  bindRun(runScale),
 	})
 	r.Add(&kit.Command{
 		Name: "rack info", Usage: "rack info [--output json]", MaxArgs: 0,
-		Short: "Get information about the rack", Flags: outputFlag, Run: runRackInfo,
+		Short: "Get information about the rack", Bind: bindRun(runRackInfo),
 	})
 	r.Add(&kit.Command{
 		Name: "instances", Usage: "instances [--output json]", MaxArgs: 0,
-		Short: "List rack instances", Flags: outputFlag, Run: runInstances,
+		Short: "List rack instances", Bind: bindRun(runInstances),
 	})
 }
 
-func runApps(ctx context.Context, x *kit.Ctx) error {
-	asJSON, c, err := rackReader(x)
+func runApps(ctx context.Context, x *kit.Ctx, o *outputOption) error {
+	asJSON, c, err := rackReader(x, *o)
 	if err != nil {
 		return err
 	}
@@ -73,7 +68,7 @@ func runApps(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if asJSON {
-		return printJSON(x.Out, as)
+		return kit.PrintJSON(x.Out, as)
 	}
 	rows := make([][]string, 0, len(as))
 	for _, a := range as {
@@ -82,15 +77,15 @@ func runApps(ctx context.Context, x *kit.Ctx) error {
 	return printTable(x.Out, []string{"APP", "STATUS", "RELEASE"}, rows)
 }
 
-func runAppsInfo(ctx context.Context, x *kit.Ctx) error {
-	asJSON, c, err := rackReader(x)
+func runAppsInfo(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {
+	asJSON, c, err := rackReader(x, o.outputOption)
 	if err != nil {
 		return err
 	}
 	name := ""
 	if len(x.Args) == 1 {
 		name = x.Args[0]
-	} else if name, err = resolveApp(x); err != nil {
+	} else if name, err = resolveApp(x, o.appOption); err != nil {
 		return err
 	}
 	a, err := c.AppGet(ctx, name)
@@ -98,7 +93,7 @@ func runAppsInfo(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if asJSON {
-		return printJSON(x.Out, a)
+		return kit.PrintJSON(x.Out, a)
 	}
 	kv := []string{"Name", a.Name, "Status", a.Status, "Generation", a.Generation,
 		"Locked", strconv.FormatBool(a.Locked), "Release", a.Release}
@@ -137,8 +132,8 @@ func runAppsDelete(ctx context.Context, x *kit.Ctx) error {
 	})
 }
 
-func runPs(ctx context.Context, x *kit.Ctx) error {
-	asJSON, c, app, err := appReader(x)
+func runPs(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {
+	asJSON, c, app, err := appReader(x, *o)
 	if err != nil {
 		return err
 	}
@@ -147,7 +142,7 @@ func runPs(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if asJSON {
-		return printJSON(x.Out, ps)
+		return kit.PrintJSON(x.Out, ps)
 	}
 	rows := make([][]string, 0, len(ps))
 	for _, p := range ps {
@@ -156,9 +151,9 @@ func runPs(ctx context.Context, x *kit.Ctx) error {
 	return printTable(x.Out, []string{"ID", "SERVICE", "STATUS", "RELEASE", "CPU", "MEM", "STARTED", "COMMAND"}, rows)
 }
 
-func runPsStop(ctx context.Context, x *kit.Ctx) error {
+func runPsStop(ctx context.Context, x *kit.Ctx, o *appOption) error {
 	pid := x.Args[0]
-	c, app, err := appWriter(ctx, x)
+	c, app, err := appWriter(ctx, x, *o)
 	if err != nil {
 		return err
 	}
@@ -167,8 +162,8 @@ func runPsStop(ctx context.Context, x *kit.Ctx) error {
 	})
 }
 
-func runRestart(ctx context.Context, x *kit.Ctx) error {
-	c, app, err := appWriter(ctx, x)
+func runRestart(ctx context.Context, x *kit.Ctx, o *appOption) error {
+	c, app, err := appWriter(ctx, x, *o)
 	if err != nil {
 		return err
 	}
@@ -187,22 +182,40 @@ func runRestart(ctx context.Context, x *kit.Ctx) error {
 	return nil
 }
 
-func runScale(ctx context.Context, x *kit.Ctx) error {
+// scaleOptions are scale's flags. Only the sizes given are changed, so
+// each remembers whether it was.
+type scaleOptions struct {
+	appOutputOptions
+	count, cpu, memory optionalInt
+}
+
+func (o *scaleOptions) bind(fs *pflag.FlagSet) {
+	o.appOutputOptions.bind(fs)
+	fs.Var(&o.count, "count", "Number of processes")
+	fs.Var(&o.cpu, "cpu", "CPU units per process")
+	fs.Var(&o.memory, "memory", "Memory (MB) per process")
+}
+
+func runScale(ctx context.Context, x *kit.Ctx, o *scaleOptions) error {
 	var u rack.ServiceUpdate
-	for name, dst := range map[string]**int{"count": &u.Count, "cpu": &u.Cpu, "memory": &u.Memory} {
-		if x.Flags.Changed(name) {
-			v, _ := x.Flags.GetInt(name)
-			if v < 0 {
-				return kit.UsageErr(x.Cmd, "--%s must not be negative", name)
+	for _, f := range []struct {
+		name string
+		opt  optionalInt
+		dst  **int
+	}{{"count", o.count, &u.Count}, {"cpu", o.cpu, &u.Cpu}, {"memory", o.memory, &u.Memory}} {
+		if f.opt.set {
+			if f.opt.val < 0 {
+				return kit.UsageErr(x.Cmd, "--%s must not be negative", f.name)
 			}
-			*dst = &v
+			v := f.opt.val
+			*f.dst = &v
 		}
 	}
 	imperative := u.Count != nil || u.Cpu != nil || u.Memory != nil
 	if imperative && len(x.Args) == 0 {
 		return kit.UsageErr(x.Cmd, "service name required")
 	}
-	asJSON, err := wantJSON(x)
+	asJSON, err := o.json(x.Cmd)
 	if err != nil {
 		return err
 	}
@@ -214,7 +227,7 @@ func runScale(ctx context.Context, x *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	app, err := resolveApp(x)
+	app, err := resolveApp(x, o.appOption)
 	if err != nil {
 		return err
 	}
@@ -245,7 +258,7 @@ func runScale(ctx context.Context, x *kit.Ctx) error {
 	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].Name < ss[j].Name })
 	if asJSON {
-		return printJSON(x.Out, ss)
+		return kit.PrintJSON(x.Out, ss)
 	}
 	ps, err := c.ProcessList(ctx, app)
 	if err != nil {
@@ -262,8 +275,8 @@ func runScale(ctx context.Context, x *kit.Ctx) error {
 	return printTable(x.Out, []string{"SERVICE", "DESIRED", "RUNNING", "CPU", "MEMORY"}, rows)
 }
 
-func runRackInfo(ctx context.Context, x *kit.Ctx) error {
-	asJSON, c, err := rackReader(x)
+func runRackInfo(ctx context.Context, x *kit.Ctx, o *outputOption) error {
+	asJSON, c, err := rackReader(x, *o)
 	if err != nil {
 		return err
 	}
@@ -272,7 +285,7 @@ func runRackInfo(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if asJSON {
-		return printJSON(x.Out, s)
+		return kit.PrintJSON(x.Out, s)
 	}
 	kv := []string{"Name", s.Name, "Provider", s.Provider}
 	if s.Region != "" {
@@ -285,8 +298,8 @@ func runRackInfo(ctx context.Context, x *kit.Ctx) error {
 	return printInfo(x.Out, kv...)
 }
 
-func runInstances(ctx context.Context, x *kit.Ctx) error {
-	asJSON, c, err := rackReader(x)
+func runInstances(ctx context.Context, x *kit.Ctx, o *outputOption) error {
+	asJSON, c, err := rackReader(x, *o)
 	if err != nil {
 		return err
 	}
@@ -295,7 +308,7 @@ func runInstances(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if asJSON {
-		return printJSON(x.Out, is)
+		return kit.PrintJSON(x.Out, is)
 	}
 	rows := make([][]string, 0, len(is))
 	for _, i := range is {

@@ -30,29 +30,40 @@ what its .dockerignore excludes, upload it to the rack and build it there.
 The build's output follows on stdout, then its build and release ids.
 In a git checkout the commit (git rev-parse HEAD) is sent as the build's
 git-sha, which deploy approvals for API tokens are matched against.`,
-		Flags: buildFlags, Run: func(ctx context.Context, x *kit.Ctx) error { return runBuild(ctx, x, false) },
+		Bind: bindRun(func(ctx context.Context, x *kit.Ctx, o *buildOptions) error { return runBuild(ctx, x, o, false) }),
 	})
 	r.Add(&kit.Command{
 		Name: "deploy", Usage: "deploy [dir] [-a app] [--manifest FILE] [--description TEXT] [--no-cache] [--id]", MaxArgs: 1,
 		Short: "Build a directory and promote the new release (step-up MFA)",
 		Long: `Build a directory as "build" does, then promote the build's release and
 wait for the app to run it.`,
-		Flags: buildFlags, Run: func(ctx context.Context, x *kit.Ctx) error { return runBuild(ctx, x, true) },
+		Bind: bindRun(func(ctx context.Context, x *kit.Ctx, o *buildOptions) error { return runBuild(ctx, x, o, true) }),
 	})
 }
 
-func buildFlags(fs *pflag.FlagSet) {
-	appFlag(fs)
-	fs.StringP("description", "d", "", "Description of the build")
-	fs.StringP("manifest", "m", "", "Manifest file inside the directory (default: the rack's, convox.yml)")
-	fs.Bool("no-cache", false, "Build without the rack's layer cache")
-	fs.Bool("id", false, "Print only the release id on stdout; everything else goes to stderr")
+// buildOptions are the flags of build and deploy. A description given,
+// even an empty one, replaces the one taken from git.
+type buildOptions struct {
+	appOption
+	description optionalString
+	manifest    string
+	noCache     bool
+	idOnly      bool
 }
 
-// pollInterval is how often the build's status is read, as upstream.
-const pollInterval = time.Second
+func (o *buildOptions) bind(fs *pflag.FlagSet) {
+	o.appOption.bind(fs)
+	fs.VarP(&o.description, "description", "d", "Description of the build")
+	fs.StringVarP(&o.manifest, "manifest", "m", "", "Manifest file inside the directory (default: the rack's, convox.yml)")
+	fs.BoolVar(&o.noCache, "no-cache", false, "Build without the rack's layer cache")
+	fs.BoolVar(&o.idOnly, "id", false, "Print only the release id on stdout; everything else goes to stderr")
+}
 
-func runBuild(ctx context.Context, x *kit.Ctx, deploy bool) error {
+// pollInterval is how often the build's status is read, as upstream. A
+// variable so unit tests need not wait.
+var pollInterval = time.Second
+
+func runBuild(ctx context.Context, x *kit.Ctx, o *buildOptions, deploy bool) error {
 	dir := x.Inv.Cwd
 	if len(x.Args) == 1 {
 		dir = x.Abs(x.Args[0])
@@ -63,29 +74,27 @@ func runBuild(ctx context.Context, x *kit.Ctx, deploy bool) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return kit.UsageErr(x.Cmd, "%s is not a directory", dir)
 	}
-	manifest, _ := x.Flags.GetString("manifest")
 	// A missing manifest would only fail on the rack, after the upload
 	// (and, for an API token, after spending its one-upload approval).
-	if manifest != "" {
-		if st, err := os.Stat(filepath.Join(dir, manifest)); err != nil || st.IsDir() {
-			return kit.UsageErr(x.Cmd, "manifest %s not found in %s", manifest, dir)
+	if o.manifest != "" {
+		if st, err := os.Stat(filepath.Join(dir, o.manifest)); err != nil || st.IsDir() {
+			return kit.UsageErr(x.Cmd, "manifest %s not found in %s", o.manifest, dir)
 		}
 	}
-	app, err := resolveApp(x)
+	app, err := resolveApp(x, o.appOption)
 	if err != nil {
 		return err
 	}
-	idOnly, _ := x.Flags.GetBool("id")
 	c, t, err := writeClient(ctx, x)
 	if err != nil {
 		return err
 	}
 	out := x.Out
-	if idOnly {
+	if o.idOnly {
 		out = x.Err // stdout carries only the release id
 		x.StepsToStderr = true
 	}
-	b, err := buildApp(ctx, x, c, t, app, dir, manifest, out)
+	b, err := buildApp(ctx, x, c, t, app, dir, o, out)
 	if err != nil {
 		return err
 	}
@@ -98,7 +107,7 @@ func runBuild(ctx context.Context, x *kit.Ctx, deploy bool) error {
 		fmt.Fprintf(out, "Build:   %s\n", b.Id)
 		fmt.Fprintf(out, "Release: %s\n", b.Release)
 	}
-	if idOnly {
+	if o.idOnly {
 		_, err = fmt.Fprintln(x.Out, b.Release)
 	}
 	return err
@@ -106,7 +115,7 @@ func runBuild(ctx context.Context, x *kit.Ctx, deploy bool) error {
 
 // buildApp runs the upstream build sequence: package, upload, create,
 // follow the output, wait for the end. It returns the finished build.
-func buildApp(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, app, dir, manifest string, out io.Writer) (*rack.Build, error) {
+func buildApp(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, app, dir string, o *buildOptions, out io.Writer) (*rack.Build, error) {
 	var tgz []byte
 	if err := runStep(x, "Packaging source", func() (string, error) {
 		var err error
@@ -121,16 +130,15 @@ func buildApp(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, ap
 	if err != nil {
 		return nil, err
 	}
-	desc, _ := x.Flags.GetString("description")
-	if !x.Flags.Changed("description") {
+	desc := o.description.val
+	if !o.description.set {
 		desc = gitDescription(ctx, dir)
 	}
-	noCache, _ := x.Flags.GetBool("no-cache")
 	var b *rack.Build
 	if err := runStep(x, "Starting build", func() (string, error) {
 		var err error
 		b, err = c.BuildCreate(ctx, app, rack.BuildOptions{
-			URL: obj, Description: desc, GitSha: gitSha(ctx, dir), Manifest: manifest, NoCache: noCache,
+			URL: obj, Description: desc, GitSha: gitSha(ctx, dir), Manifest: o.manifest, NoCache: o.noCache,
 		})
 		return "", err
 	}); err != nil {

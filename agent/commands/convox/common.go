@@ -3,7 +3,6 @@ package convox
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,33 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/rack"
 	"github.com/rack-gateway/rack-gateway/agent/term"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
-
-// appFlag adds -a/--app, which every app-scoped Convox command takes.
-func appFlag(fs *pflag.FlagSet) {
-	fs.StringP("app", "a", "", "App name (default: $CONVOX_APP, .convox/app, then the directory name)")
-}
-
-// outputFlag adds --output for commands that can print JSON.
-func outputFlag(fs *pflag.FlagSet) {
-	fs.String("output", "", "Output format: json")
-}
-
-// appFlags combines flag adders.
-func appFlags(adders ...func(*pflag.FlagSet)) func(*pflag.FlagSet) {
-	return func(fs *pflag.FlagSet) {
-		for _, a := range adders {
-			a(fs)
-		}
-	}
-}
 
 // rackClient resolves the rack and returns a Convox client whose requests go
 // through x.Call, so each one carries the session and the MFA its route
@@ -69,8 +47,8 @@ func writeClient(_ context.Context, x *kit.Ctx) (*rack.Client, *kit.Target, erro
 // appName is resolveApp for callers that want a name in any case: when
 // nothing names an app it falls back to the directory's base name, which
 // the rack then reports as unknown.
-func appName(x *kit.Ctx) string {
-	if a, err := resolveApp(x); err == nil {
+func appName(x *kit.Ctx, o appOption) string {
+	if a, err := resolveApp(x, o); err == nil {
 		return a
 	}
 	return filepath.Base(x.Inv.Cwd)
@@ -81,9 +59,9 @@ func appName(x *kit.Ctx) string {
 // directory's name. It reads the caller's cwd and environment, never the
 // agent's. A caller without a usable directory (none sent, or the root)
 // must name the app.
-func resolveApp(x *kit.Ctx) (string, error) {
-	if a, _ := x.Flags.GetString("app"); a != "" {
-		return a, nil
+func resolveApp(x *kit.Ctx, o appOption) (string, error) {
+	if o.app != "" {
+		return o.app, nil
 	}
 	if a := x.Getenv("CONVOX_APP"); a != "" {
 		return a, nil
@@ -108,33 +86,6 @@ func resolveApp(x *kit.Ctx) (string, error) {
 		return base, nil
 	}
 	return "", kit.UsageErr(x.Cmd, "no app given and %s names none; use -a <app>", dir)
-}
-
-// wantJSON reports whether --output json was asked for, refusing other
-// formats so a typo does not silently print a table to a script.
-func wantJSON(x *kit.Ctx) (bool, error) {
-	o, _ := x.Flags.GetString("output")
-	switch strings.ToLower(o) {
-	case "":
-		return false, nil
-	case "json":
-		return true, nil
-	}
-	return false, kit.UsageErr(x.Cmd, "unknown output format %q: use json", o)
-}
-
-// printJSON prints v indented; a nil slice prints as [] so scripts can
-// always parse an array.
-func printJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return ipc.Errorf(ipc.CodeInternal, "%v", err)
-	}
-	if string(b) == "null" {
-		b = []byte("[]")
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
 }
 
 // printTable prints a Convox-style table: upper-case headers, columns
@@ -203,8 +154,9 @@ func runStep(x *kit.Ctx, text string, fn func() (string, error)) error {
 }
 
 // waitInterval is the pause between app status polls. The upstream
-// CLI polls every 5 s; a second keeps short rollouts snappy.
-const waitInterval = time.Second
+// CLI polls every 5 s; a second keeps short rollouts snappy. A variable
+// so unit tests against the in-process sandbox need not wait.
+var waitInterval = time.Second
 
 // waitRunning polls the app until it is running, as the upstream wait
 // loop does (35 minutes at most). "rollback" means the rack undid the
@@ -316,8 +268,8 @@ func percent(f float64) string { return fmt.Sprintf("%0.2f%%", f*100) }
 
 // rackReader is the common start of a read command: the --output
 // choice and a rack client.
-func rackReader(x *kit.Ctx) (asJSON bool, c *rack.Client, err error) {
-	if asJSON, err = wantJSON(x); err != nil {
+func rackReader(x *kit.Ctx, o outputOption) (asJSON bool, c *rack.Client, err error) {
+	if asJSON, err = o.json(x.Cmd); err != nil {
 		return
 	}
 	c, _, err = rackClient(x)
@@ -326,11 +278,11 @@ func rackReader(x *kit.Ctx) (asJSON bool, c *rack.Client, err error) {
 
 // appReader is rackReader plus the resolved app, for read commands
 // on one app.
-func appReader(x *kit.Ctx) (asJSON bool, c *rack.Client, app string, err error) {
-	if asJSON, c, err = rackReader(x); err != nil {
+func appReader(x *kit.Ctx, o appOutputOptions) (asJSON bool, c *rack.Client, app string, err error) {
+	if asJSON, c, err = rackReader(x, o.outputOption); err != nil {
 		return
 	}
-	app, err = resolveApp(x)
+	app, err = resolveApp(x, o.appOption)
 	return
 }
 
@@ -359,11 +311,11 @@ func stepOut(x *kit.Ctx) io.Writer {
 // appWriter is the common start of a write command on one app: a rack
 // client with the step-up window already open (see writeClient), then
 // the resolved app.
-func appWriter(ctx context.Context, x *kit.Ctx) (*rack.Client, string, error) {
+func appWriter(ctx context.Context, x *kit.Ctx, o appOption) (*rack.Client, string, error) {
 	c, _, err := writeClient(ctx, x)
 	if err != nil {
 		return nil, "", err
 	}
-	app, err := resolveApp(x)
+	app, err := resolveApp(x, o)
 	return c, app, err
 }

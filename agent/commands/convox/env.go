@@ -18,32 +18,51 @@ import (
 )
 
 func registerEnv(r *kit.Registry) {
-	promote := func(fs *pflag.FlagSet) { fs.BoolP("promote", "p", false, "Promote the new release") }
 	r.Add(&kit.Command{
 		Name: "env", Usage: "env [-a app] [--output json]", MaxArgs: 0,
-		Short: "List an app's env (secrets masked)", Flags: appFlags(appFlag, outputFlag), Run: runEnv,
+		Short: "List an app's env (secrets masked)", Bind: bindRun(runEnv),
 	})
 	r.Add(&kit.Command{
 		Name: "env get", Usage: "env get <KEY> [--unmask] [-a app]", MinArgs: 1, MaxArgs: 1, ArgHint: "a variable name",
 		Short: "Get one env var (--unmask shows a secret's value)",
-		Flags: appFlags(appFlag, func(fs *pflag.FlagSet) {
-			fs.Bool("unmask", false, "Show the real value of a secret (needs secret:read)")
-		}),
-		Run: runEnvGet,
+		Bind:  bindRun(runEnvGet),
 	})
 	r.Add(&kit.Command{
 		Name: "env set", Usage: "env set <KEY=VALUE>... [--promote] [-a app]", MinArgs: 1, MaxArgs: -1, ArgHint: "at least one KEY=VALUE",
-		Short: "Set env vars in a new release", Flags: appFlags(appFlag, promote), Run: runEnvSet,
+		Short: "Set env vars in a new release", Bind: bindRun(runEnvSet),
 	})
 	r.Add(&kit.Command{
 		Name: "env unset", Usage: "env unset <KEY>... [--promote] [-a app]", MinArgs: 1, MaxArgs: -1, ArgHint: "at least one KEY",
-		Short: "Remove env vars in a new release", Flags: appFlags(appFlag, promote), Run: runEnvUnset,
+		Short: "Remove env vars in a new release", Bind: bindRun(runEnvUnset),
 	})
 }
 
-// nativeEnv reads the app's env through the gateway's native API (§5.3),
-// which is where listing and unmasking live; the proxy only ever shows
-// masks.
+// envGetOptions are env get's flags.
+type envGetOptions struct {
+	appOption
+	unmask bool
+}
+
+func (o *envGetOptions) bind(fs *pflag.FlagSet) {
+	o.appOption.bind(fs)
+	fs.BoolVar(&o.unmask, "unmask", false, "Show the real value of a secret (needs secret:read)")
+}
+
+// envEditOptions are the flags of the commands that write a new release
+// of the env (env set, unset and edit).
+type envEditOptions struct {
+	appOption
+	promote bool
+}
+
+func (o *envEditOptions) bind(fs *pflag.FlagSet) {
+	o.appOption.bind(fs)
+	fs.BoolVarP(&o.promote, "promote", "p", false, "Promote the new release")
+}
+
+// nativeEnv reads the app's env through the gateway's native API
+// (GET /api/v1/apps/{app}/env), which is where listing and unmasking live;
+// the rack proxy only ever shows masks.
 func nativeEnv(ctx context.Context, x *kit.Ctx, app string, q url.Values) (map[string]string, error) {
 	t, err := x.ResolveRack()
 	if err != nil {
@@ -73,12 +92,12 @@ func nativeEnv(ctx context.Context, x *kit.Ctx, app string, q url.Values) (map[s
 	return out.Env, nil
 }
 
-func runEnv(ctx context.Context, x *kit.Ctx) error {
-	asJSON, err := wantJSON(x)
+func runEnv(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {
+	asJSON, err := o.json(x.Cmd)
 	if err != nil {
 		return err
 	}
-	app, err := resolveApp(x)
+	app, err := resolveApp(x, o.appOption)
 	if err != nil {
 		return err
 	}
@@ -87,7 +106,7 @@ func runEnv(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if asJSON {
-		return printJSON(x.Out, env)
+		return kit.PrintJSON(x.Out, env)
 	}
 	if s := rack.FormatEnv(env); s != "" {
 		fmt.Fprintln(x.Out, s)
@@ -95,14 +114,14 @@ func runEnv(ctx context.Context, x *kit.Ctx) error {
 	return nil
 }
 
-func runEnvGet(ctx context.Context, x *kit.Ctx) error {
+func runEnvGet(ctx context.Context, x *kit.Ctx, o *envGetOptions) error {
 	key := x.Args[0]
-	app, err := resolveApp(x)
+	app, err := resolveApp(x, o.appOption)
 	if err != nil {
 		return err
 	}
 	q := url.Values{"key": {key}}
-	if u, _ := x.Flags.GetBool("unmask"); u {
+	if o.unmask {
 		q.Set("secrets", "true")
 	}
 	env, err := nativeEnv(ctx, x, app, q)
@@ -144,19 +163,19 @@ func parseSets(x *kit.Ctx) (map[string]string, []string, error) {
 	return sets, keys, nil
 }
 
-func runEnvSet(ctx context.Context, x *kit.Ctx) error {
+func runEnvSet(ctx context.Context, x *kit.Ctx, o *envEditOptions) error {
 	sets, keys, err := parseSets(x)
 	if err != nil {
 		return err
 	}
-	return editEnv(ctx, x, "Setting "+strings.Join(keys, ", "), func(env map[string]string) {
+	return editEnv(ctx, x, o, "Setting "+strings.Join(keys, ", "), func(env map[string]string) {
 		for k, v := range sets {
 			env[k] = v
 		}
 	})
 }
 
-func runEnvUnset(ctx context.Context, x *kit.Ctx) error {
+func runEnvUnset(ctx context.Context, x *kit.Ctx, o *envEditOptions) error {
 	keys := append([]string(nil), x.Args...)
 	for _, k := range keys {
 		if k == "" || strings.Contains(k, "=") {
@@ -164,7 +183,7 @@ func runEnvUnset(ctx context.Context, x *kit.Ctx) error {
 		}
 	}
 	sort.Strings(keys)
-	return editEnv(ctx, x, "Unsetting "+strings.Join(keys, ", "), func(env map[string]string) {
+	return editEnv(ctx, x, o, "Unsetting "+strings.Join(keys, ", "), func(env map[string]string) {
 		for _, k := range keys {
 			delete(env, k)
 		}
@@ -173,9 +192,10 @@ func runEnvUnset(ctx context.Context, x *kit.Ctx) error {
 
 // editEnv is the upstream env edit flow through the proxy: read the
 // latest release's (masked) env, apply edit, post the complete env as a new
-// release (the gateway merges masks back, §6.4), and optionally promote.
-func editEnv(ctx context.Context, x *kit.Ctx, what string, edit func(map[string]string)) error {
-	c, app, err := appWriter(ctx, x)
+// release (the gateway reads a mask left in place as "keep the current
+// value"), and optionally promote.
+func editEnv(ctx context.Context, x *kit.Ctx, o *envEditOptions, what string, edit func(map[string]string)) error {
+	c, app, err := appWriter(ctx, x, o.appOption)
 	if err != nil {
 		return err
 	}
@@ -205,7 +225,7 @@ func editEnv(ctx context.Context, x *kit.Ctx, what string, edit func(map[string]
 		return err
 	}
 	releaseLine(x, id)
-	if p, _ := x.Flags.GetBool("promote"); p {
+	if o.promote {
 		return promote(ctx, x, c, app, id)
 	}
 	return nil

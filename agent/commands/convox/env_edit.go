@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/spf13/pflag"
-
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/rack"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -21,10 +19,7 @@ func registerEnvEdit(r *kit.Registry) {
 		Long: "Edit an app's env in $VISUAL, $EDITOR or vi, and save the result as a new release.\n\n" +
 			"Secrets show masked; a mask left as it is keeps the secret's value. Delete a line to unset\n" +
 			"a variable. Blank lines and lines starting with # are ignored.",
-		Flags: appFlags(appFlag, func(fs *pflag.FlagSet) {
-			fs.BoolP("promote", "p", false, "Promote the new release")
-		}),
-		Run: runEnvEdit,
+		Bind: bindRun(runEnvEdit),
 	})
 }
 
@@ -34,8 +29,8 @@ const editHeader = "# Edit the env of app %s on rack %s, then save and quit.\n" 
 	"# One KEY=VALUE per line; blank lines and lines starting with # are ignored.\n" +
 	"# A masked secret left as it is keeps its value. Delete a line to unset it.\n"
 
-func runEnvEdit(ctx context.Context, x *kit.Ctx) error {
-	app, err := resolveApp(x)
+func runEnvEdit(ctx context.Context, x *kit.Ctx, o *envEditOptions) error {
+	app, err := resolveApp(x, o.appOption)
 	if err != nil {
 		return err
 	}
@@ -112,7 +107,7 @@ func runEnvEdit(ctx context.Context, x *kit.Ctx) error {
 		fmt.Fprintf(stepOut(x), "%s... OK\n", s)
 	}
 	releaseLine(x, id)
-	if p, _ := x.Flags.GetBool("promote"); p {
+	if o.promote {
 		return promote(ctx, x, c, app, id)
 	}
 	return nil

@@ -15,37 +15,45 @@ func registerReleases(r *kit.Registry) {
 	r.Add(&kit.Command{
 		Name: "releases", Usage: "releases [-a app] [--limit N] [--output json]", MaxArgs: 0,
 		Short: "List releases for an app",
-		Flags: appFlags(appFlag, outputFlag, limitFlag), Run: runReleases,
+		Bind:  bindRun(runReleases),
 	})
 	r.Add(&kit.Command{
 		Name: "releases info", Usage: "releases info <release> [-a app] [--output json]", MinArgs: 1, MaxArgs: 1, ArgHint: "a release id",
-		Short: "Get information about a release", Flags: appFlags(appFlag, outputFlag), Run: runReleasesInfo,
+		Short: "Get information about a release", Bind: bindRun(runReleasesInfo),
 	})
 	r.Add(&kit.Command{
 		Name: "releases promote", Usage: "releases promote [release] [-a app]", MaxArgs: 1,
-		Short: "Promote a release (default: the latest) and wait for the app", Flags: appFlag, Run: runReleasesPromote,
+		Short: "Promote a release (default: the latest) and wait for the app", Bind: bindRun(runReleasesPromote),
 	})
 	r.Add(&kit.Command{
 		Name: "releases rollback", Usage: "releases rollback <release> [-a app]", MinArgs: 1, MaxArgs: 1, ArgHint: "a release id",
-		Short: "Copy an old release forward and promote it", Flags: appFlag, Run: runReleasesRollback,
+		Short: "Copy an old release forward and promote it", Bind: bindRun(runReleasesRollback),
 	})
 	r.Add(&kit.Command{
 		Name: "builds", Usage: "builds [-a app] [--limit N] [--output json]", MaxArgs: 0,
 		Short: "List builds for an app",
-		Flags: appFlags(appFlag, outputFlag, limitFlag), Run: runBuilds,
+		Bind:  bindRun(runBuilds),
 	})
 	r.Add(&kit.Command{
 		Name: "builds info", Usage: "builds info <build> [-a app] [--output json]", MinArgs: 1, MaxArgs: 1, ArgHint: "a build id",
-		Short: "Get information about a build", Flags: appFlags(appFlag, outputFlag), Run: runBuildsInfo,
+		Short: "Get information about a build", Bind: bindRun(runBuildsInfo),
 	})
 }
 
-func limitFlag(fs *pflag.FlagSet) {
-	fs.Int("limit", 0, "Number of items to list (default: the rack's, 10)")
+// listOptions are the flags of releases and builds: the app, --output
+// and how many to list.
+type listOptions struct {
+	appOutputOptions
+	limit int
 }
 
-func runReleases(ctx context.Context, x *kit.Ctx) error {
-	asJSON, c, app, err := appReader(x)
+func (o *listOptions) bind(fs *pflag.FlagSet) {
+	o.appOutputOptions.bind(fs)
+	fs.IntVar(&o.limit, "limit", 0, "Number of items to list (default: the rack's, 10)")
+}
+
+func runReleases(ctx context.Context, x *kit.Ctx, o *listOptions) error {
+	asJSON, c, app, err := appReader(x, o.appOutputOptions)
 	if err != nil {
 		return err
 	}
@@ -55,13 +63,12 @@ func runReleases(ctx context.Context, x *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	limit, _ := x.Flags.GetInt("limit")
-	rs, err := c.ReleaseList(ctx, app, limit)
+	rs, err := c.ReleaseList(ctx, app, o.limit)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return printJSON(x.Out, rs)
+		return kit.PrintJSON(x.Out, rs)
 	}
 	rows := make([][]string, 0, len(rs))
 	for _, r := range rs {
@@ -74,8 +81,8 @@ func runReleases(ctx context.Context, x *kit.Ctx) error {
 	return printTable(x.Out, []string{"ID", "STATUS", "BUILD", "CREATED", "DESCRIPTION"}, rows)
 }
 
-func runReleasesInfo(ctx context.Context, x *kit.Ctx) error {
-	asJSON, c, app, err := appReader(x)
+func runReleasesInfo(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {
+	asJSON, c, app, err := appReader(x, *o)
 	if err != nil {
 		return err
 	}
@@ -84,14 +91,14 @@ func runReleasesInfo(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if asJSON {
-		return printJSON(x.Out, r)
+		return kit.PrintJSON(x.Out, r)
 	}
 	return printInfo(x.Out, "Id", r.Id, "Build", r.Build, "Created", r.Created.Format(time.RFC3339),
 		"Description", r.Description, "Env", r.Env)
 }
 
-func runReleasesPromote(ctx context.Context, x *kit.Ctx) error {
-	c, app, err := appWriter(ctx, x)
+func runReleasesPromote(ctx context.Context, x *kit.Ctx, o *appOption) error {
+	c, app, err := appWriter(ctx, x, *o)
 	if err != nil {
 		return err
 	}
@@ -111,9 +118,9 @@ func runReleasesPromote(ctx context.Context, x *kit.Ctx) error {
 	return promote(ctx, x, c, app, id)
 }
 
-func runReleasesRollback(ctx context.Context, x *kit.Ctx) error {
+func runReleasesRollback(ctx context.Context, x *kit.Ctx, o *appOption) error {
 	old := x.Args[0]
-	c, app, err := appWriter(ctx, x)
+	c, app, err := appWriter(ctx, x, *o)
 	if err != nil {
 		return err
 	}
@@ -124,7 +131,7 @@ func runReleasesRollback(ctx context.Context, x *kit.Ctx) error {
 			return "", err
 		}
 		// The env comes masked; the gateway reads a mask as "keep the
-		// current value" (§6.4), so secrets keep their present values.
+		// current value", so secrets keep their present values.
 		rn, err := c.ReleaseCreate(ctx, app, map[string]string{"build": ro.Build, "env": ro.Env, "description": ro.Description})
 		if err != nil {
 			return "", err
@@ -138,22 +145,21 @@ func runReleasesRollback(ctx context.Context, x *kit.Ctx) error {
 	return promote(ctx, x, c, app, id)
 }
 
-func runBuilds(ctx context.Context, x *kit.Ctx) error {
-	asJSON, c, err := rackReader(x)
+func runBuilds(ctx context.Context, x *kit.Ctx, o *listOptions) error {
+	asJSON, c, err := rackReader(x, o.outputOption)
 	if err != nil {
 		return err
 	}
-	limit, _ := x.Flags.GetInt("limit")
-	app, err := resolveApp(x)
+	app, err := resolveApp(x, o.appOption)
 	if err != nil {
 		return err
 	}
-	bs, err := c.BuildList(ctx, app, limit)
+	bs, err := c.BuildList(ctx, app, o.limit)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return printJSON(x.Out, bs)
+		return kit.PrintJSON(x.Out, bs)
 	}
 	rows := make([][]string, 0, len(bs))
 	for _, b := range bs {
@@ -162,8 +168,8 @@ func runBuilds(ctx context.Context, x *kit.Ctx) error {
 	return printTable(x.Out, []string{"ID", "STATUS", "RELEASE", "STARTED", "ELAPSED", "DESCRIPTION"}, rows)
 }
 
-func runBuildsInfo(ctx context.Context, x *kit.Ctx) error {
-	asJSON, c, app, err := appReader(x)
+func runBuildsInfo(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {
+	asJSON, c, app, err := appReader(x, *o)
 	if err != nil {
 		return err
 	}
@@ -172,7 +178,7 @@ func runBuildsInfo(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	if asJSON {
-		return printJSON(x.Out, b)
+		return kit.PrintJSON(x.Out, b)
 	}
 	return printInfo(x.Out, "Id", b.Id, "Status", b.Status, "Release", b.Release, "Description", b.Description,
 		"Started", ago(b.Started), "Elapsed", elapsed(b.Started, b.Ended))

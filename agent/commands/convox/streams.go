@@ -21,19 +21,12 @@ func registerStreams(r *kit.Registry) {
 	r.Add(&kit.Command{
 		Name: "logs", Usage: "logs [-a app] [-f] [--since 2m] [--filter text]", MaxArgs: 0,
 		Short: "Show an app's logs (with -f, keep following until Ctrl-C)",
-		Flags: func(fs *pflag.FlagSet) {
-			appFlag(fs)
-			fs.BoolP("follow", "f", false, "Keep streaming new lines until Ctrl-C")
-			fs.Duration("since", 2*time.Minute, "Show lines newer than this (0 for all)")
-			fs.String("filter", "", "Only lines containing this text")
-		},
-		Run: runLogs,
+		Bind:  bindRun(runLogs),
 	})
 	r.Add(&kit.Command{
 		Name: "builds logs", Usage: "builds logs [-a app] <id>", MinArgs: 1, MaxArgs: 1, ArgHint: "a build id",
 		Short: "Show a build's output",
-		Flags: appFlag,
-		Run:   runBuildLogs,
+		Bind:  bindRun(runBuildLogs),
 	})
 	r.Add(&kit.Command{
 		Name: "exec", Usage: "exec [-a app] <pid> <command...>", MinArgs: 2, MaxArgs: -1,
@@ -46,8 +39,7 @@ arguments after <pid>: quote it ('ls -la') or put it after "--"
 (exec <pid> -- ls -la) so its own flags are not read as ours. In a terminal
 the session is interactive: your terminal switches to raw mode and Ctrl-C
 goes to the remote command.`,
-		Flags: appFlag,
-		Run:   runExec,
+		Bind: bindRun(runExec),
 	})
 	r.Add(&kit.Command{
 		Name: "run", Usage: "run [-a app] [--release R] <service> <command...>", MinArgs: 2, MaxArgs: -1,
@@ -58,43 +50,62 @@ The command's exit status becomes this command's.
 
 Flags may stand anywhere; the remote command is the arguments after
 <service>, quoted ('echo hi') or after "--".`,
-		Flags: func(fs *pflag.FlagSet) {
-			appFlag(fs)
-			fs.String("release", "", "Release to run (default: the app's current release)")
-		},
-		Run: runRun,
+		Bind: bindRun(runRun),
 	})
+}
+
+// logsOptions are the flags of logs.
+type logsOptions struct {
+	appOption
+	follow bool
+	since  time.Duration
+	filter string
+}
+
+func (o *logsOptions) bind(fs *pflag.FlagSet) {
+	o.appOption.bind(fs)
+	fs.BoolVarP(&o.follow, "follow", "f", false, "Keep streaming new lines until Ctrl-C")
+	fs.DurationVar(&o.since, "since", 2*time.Minute, "Show lines newer than this (0 for all)")
+	fs.StringVar(&o.filter, "filter", "", "Only lines containing this text")
+}
+
+// runOptions are the flags of run.
+type runOptions struct {
+	appOption
+	release string
+}
+
+func (o *runOptions) bind(fs *pflag.FlagSet) {
+	o.appOption.bind(fs)
+	fs.StringVar(&o.release, "release", "", "Release to run (default: the app's current release)")
 }
 
 // seg escapes one path segment.
 func seg(s string) string { return url.PathEscape(s) }
 
-func runLogs(ctx context.Context, x *kit.Ctx) error {
+func runLogs(ctx context.Context, x *kit.Ctx, o *logsOptions) error {
 	t, err := x.ResolveRack()
 	if err != nil {
 		return err
 	}
-	follow, _ := x.Flags.GetBool("follow")
-	since, _ := x.Flags.GetDuration("since")
-	filter, _ := x.Flags.GetString("filter")
 	h := http.Header{}
-	h.Set("Follow", strconv.FormatBool(follow))
+	h.Set("Follow", strconv.FormatBool(o.follow))
 	h.Set("Prefix", "true") // the upstream CLI's "<time> <source> <text>" lines
-	if since > 0 {
-		h.Set("Since", since.String())
+	if o.since > 0 {
+		h.Set("Since", o.since.String())
 	}
-	if filter != "" {
-		h.Set("Filter", filter)
+	if o.filter != "" {
+		h.Set("Filter", o.filter)
 	}
-	return followLogs(ctx, x, t, "/apps/"+seg(appName(x))+"/logs", h)
+	return followLogs(ctx, x, t, "/apps/"+seg(appName(x, o.appOption))+"/logs", h)
 }
 
-func runBuildLogs(ctx context.Context, x *kit.Ctx) error {
+func runBuildLogs(ctx context.Context, x *kit.Ctx, o *appOption) error {
 	t, err := x.ResolveRack()
 	if err != nil {
 		return err
 	}
-	path := "/apps/" + seg(appName(x)) + "/builds/" + seg(x.Args[0]) + "/logs"
+	path := "/apps/" + seg(appName(x, *o)) + "/builds/" + seg(x.Args[0]) + "/logs"
 	return followLogs(ctx, x, t, path, http.Header{})
 }
 
@@ -116,12 +127,12 @@ func followLogs(ctx context.Context, x *kit.Ctx, t *kit.Target, path string, h h
 	return streamErr(err, false)
 }
 
-func runExec(ctx context.Context, x *kit.Ctx) error {
+func runExec(ctx context.Context, x *kit.Ctx, o *appOption) error {
 	t, err := x.ResolveRack()
 	if err != nil {
 		return err
 	}
-	code, err := execIn(ctx, x, t, appName(x), x.Args[0], strings.Join(x.Args[1:], " "))
+	code, err := execIn(ctx, x, t, appName(x, *o), x.Args[0], strings.Join(x.Args[1:], " "))
 	if err != nil {
 		return err
 	}
@@ -176,14 +187,14 @@ const (
 	runPoll = time.Second
 )
 
-func runRun(ctx context.Context, x *kit.Ctx) error {
+func runRun(ctx context.Context, x *kit.Ctx, o *runOptions) error {
 	t, err := x.ResolveRack()
 	if err != nil {
 		return err
 	}
-	app, svc := appName(x), x.Args[0]
+	app, svc := appName(x, o.appOption), x.Args[0]
 	command := strings.Join(x.Args[1:], " ")
-	release, _ := x.Flags.GetString("release")
+	release := o.release
 	// Start, exec and stop are all step-up: the first of them meets the
 	// need (one prompt, one use of --mfa-code) and the rest ride the window.
 	h := http.Header{}
