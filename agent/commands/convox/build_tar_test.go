@@ -2,7 +2,8 @@ package convox
 
 import "testing"
 
-func TestBldIgnoreRules(t *testing.T) {
+func TestBuildIgnoreRules(t *testing.T) {
+	t.Parallel()
 	ig := &ignore{}
 	for _, l := range []string{"# comment", "", "*.log", "!keep.log", "/secret/", "**/tmp", "docs/**/*.md", "!docs/README.md", "./build"} {
 		ig.add(l)

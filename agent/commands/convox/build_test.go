@@ -1,0 +1,147 @@
+package convox_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/kittest"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// sourceDir is a small app directory under a fresh temporary one.
+func sourceDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "src")
+	files := map[string]string{"convox.yml": "services:\n  web:\n    build: .\n", "Dockerfile": "FROM scratch\n", "main.go": "package main\n"}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// buildOf returns the build and release ids build printed.
+func buildOf(t *testing.T, r kittest.Result) (string, string) {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^Build:   (B\w+)\nRelease: (R\w+)$`).FindStringSubmatch(r.Out)
+	if m == nil {
+		t.Fatalf("no build and release ids in:\n%s", r)
+	}
+	return m[1], m[2]
+}
+
+type buildInfo struct {
+	Description, Release, Manifest string
+	GitSha                         string `json:"git-sha"`
+}
+
+func getBuild(t *testing.T, e *kittest.Env, id string) buildInfo {
+	t.Helper()
+	var b buildInfo
+	decode(t, e.Run("builds", "info", id, "-a", app, "--output", "json"), &b)
+	return b
+}
+
+// build packages, uploads and builds, printing the steps and the build's
+// output on stdout, then both ids; it does not promote.
+func TestBuild(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := sourceDir(t)
+	r := e.Run("build", dir, "-a", app, "--description", "by hand", "-m", "convox.yml", "--no-cache")
+	wantOut(t, r, "Packaging source... OK\nUploading source... OK\nStarting build... OK\n", "Step 1/3 : FROM sandbox/base:latest\n")
+	id, rel := buildOf(t, r)
+	if b := getBuild(t, e, id); b.Description != "by hand" || b.Release != rel || b.GitSha != "" {
+		t.Fatalf("the build: %+v", b)
+	}
+	if got := appRelease(t, e); got == rel {
+		t.Fatal("build promoted its release")
+	}
+	// A relative directory is the caller's, not the agent's.
+	e.Cwd = filepath.Dir(dir)
+	buildOf(t, e.Run("build", "src", "-a", app))
+}
+
+// --id keeps stdout for the release id alone; the steps go to stderr.
+func TestBuildID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.Run("build", "--id", sourceDir(t), "-a", app)
+	if r.Error != nil || !regexp.MustCompile(`^R\w+\n$`).MatchString(r.Out) {
+		t.Fatalf("build --id: %s", r)
+	}
+	if !strings.Contains(r.Err, "Starting build... OK") || !strings.Contains(r.Err, "Release: R") {
+		t.Errorf("stderr:\n%s", r.Err)
+	}
+}
+
+// deploy is build plus promote.
+func TestDeploy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.Run("deploy", sourceDir(t), "-a", app)
+	m := regexp.MustCompile(`Promoting (R\w+)\.\.\. OK`).FindStringSubmatch(r.Out)
+	if r.Error != nil || m == nil {
+		t.Fatalf("deploy: %s", r)
+	}
+	if got := appRelease(t, e); got != m[1] {
+		t.Fatalf("after deploy the app runs %s, want %s", got, m[1])
+	}
+}
+
+// The directory and the manifest are checked before anything is sent.
+func TestBuildChecksItsArguments(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := sourceDir(t)
+	wantErr(t, e.Run("build", dir, "-a", app, "--manifest", "nope.yml"), ipc.CodeUsage, "manifest nope.yml not found in "+dir)
+	wantErr(t, e.Run("deploy", filepath.Join(dir, "main.go"), "-a", app), ipc.CodeUsage, "is not a directory")
+	wantErr(t, e.Run("build", dir, "extra", "-a", app), ipc.CodeUsage, "too many arguments")
+	var bs []struct{ Id string }
+	decode(t, e.Run("builds", "-a", app, "--output", "json"), &bs)
+	if len(bs) != 1 {
+		t.Fatalf("a refused build reached the rack: %+v", bs)
+	}
+}
+
+// In a clean git checkout the commit is the build's git-sha and describes
+// it; an explicit --description, even an empty one, wins.
+func TestBuildFromGit(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	e := newEnv(t)
+	dir := sourceDir(t)
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=T", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("add", ".")
+	git("commit", "-q", "-m", "first commit")
+	sha := git("rev-parse", "HEAD")
+	id, _ := buildOf(t, e.Run("build", dir, "-a", app))
+	b := getBuild(t, e, id)
+	if b.GitSha != sha || b.Description != "build "+sha[:10]+" first commit" {
+		t.Fatalf("build from git: %+v, want sha %s", b, sha)
+	}
+	id, _ = buildOf(t, e.Run("build", dir, "-a", app, "-d", ""))
+	if b := getBuild(t, e, id); b.Description != "" || b.GitSha != sha {
+		t.Fatalf("build -d '': %+v", b)
+	}
+}

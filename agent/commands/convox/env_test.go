@@ -1,0 +1,153 @@
+package convox_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rack-gateway/rack-gateway/agent/commands/kittest"
+	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// releaseOf returns the id in a "Release: R…" line of stdout.
+func releaseOf(t *testing.T, r kittest.Result) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^Release: (R\w+)$`).FindStringSubmatch(r.Out)
+	if m == nil {
+		t.Fatalf("no release id in:\n%s", r)
+	}
+	return m[1]
+}
+
+// rackEnv is the unmasked env of the app's latest release.
+func rackEnv(t *testing.T, e *kittest.Env) map[string]string {
+	t.Helper()
+	env, err := e.Sandbox.Rack().Env(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// The list masks secrets; --output json is the same map.
+func TestEnv(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	secret := rackEnv(t, e)["SECRET_KEY_BASE"]
+	r := e.MustRun("env", "-a", app)
+	wantOut(t, r, "FOO=bar\n", "SECRET_KEY_BASE=")
+	if strings.Contains(r.Out, secret) {
+		t.Fatalf("env shows a secret:\n%s", r.Out)
+	}
+	var env map[string]string
+	decode(t, e.Run("env", "--output", "json", "-a", app), &env)
+	if env["FOO"] != "bar" || env["SECRET_KEY_BASE"] == secret || env["SECRET_KEY_BASE"] == "" {
+		t.Fatalf("env --output json: %v", env)
+	}
+}
+
+func TestEnvGet(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if r := e.MustRun("env", "get", "FOO", "-a", app); r.Out != "bar\n" {
+		t.Fatalf("env get FOO: %q", r.Out)
+	}
+	secret := rackEnv(t, e)["SECRET_KEY_BASE"]
+	// -a and --unmask before the key, as the upstream CLI allows.
+	if r := e.MustRun("env", "-a", app, "get", "--unmask", "SECRET_KEY_BASE"); r.Out != secret+"\n" {
+		t.Fatalf("env get --unmask: %q", r.Out)
+	}
+	wantErr(t, e.Run("env", "get", "NOPE", "-a", app), ipc.CodeNotFound, "key NOPE not found")
+	wantErr(t, e.Run("env", "get", "-a", app), ipc.CodeUsage, "env get requires a variable name")
+}
+
+// env set and unset write a new release from the latest one's env, keep
+// secrets they did not touch, and promote only when asked.
+func TestEnvSetUnset(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	secret := rackEnv(t, e)["SECRET_KEY_BASE"]
+	r := e.Run("env", "set", "B=2", "A=1", "A=3", "-a", app)
+	wantOut(t, r, "Setting A, B... OK\n")
+	set := releaseOf(t, r)
+	if env := rackEnv(t, e); env["A"] != "3" || env["B"] != "2" || env["SECRET_KEY_BASE"] != secret {
+		t.Fatalf("after env set: %v", env)
+	}
+	var a struct{ Release string }
+	decode(t, e.Run("apps", "info", app, "--output", "json"), &a)
+	if a.Release == set {
+		t.Fatal("env set promoted without --promote")
+	}
+
+	r = e.Run("env", "unset", "A", "-p", "-a", app)
+	wantOut(t, r, "Unsetting A... OK\n", "Promoting ")
+	unset := releaseOf(t, r)
+	if env := rackEnv(t, e); env["A"] != "" || env["B"] != "2" {
+		t.Fatalf("after env unset: %v", env)
+	}
+	decode(t, e.Run("apps", "info", app, "--output", "json"), &a)
+	if a.Release != unset {
+		t.Fatalf("env unset --promote: the app runs %s, want %s", a.Release, unset)
+	}
+
+	wantErr(t, e.Run("env", "set", "NOEQUALS", "-a", app), ipc.CodeUsage, `invalid argument "NOEQUALS": expected KEY=VALUE`)
+	wantErr(t, e.Run("env", "unset", "A=1", "-a", app), ipc.CodeUsage, `invalid argument "A=1": expected a variable name`)
+}
+
+// env edit opens the masked env in the editor and saves one release with
+// every change; a secret whose mask was left as it is keeps its value.
+func TestEnvEdit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	env := rackEnv(t, e)
+	secret := env["SECRET_KEY_BASE"]
+	env["OLD"] = "1"
+	if _, err := e.Sandbox.Rack().CreateRelease(app, env, "with OLD"); err != nil {
+		t.Fatal(err)
+	}
+	term := &hookTerm{Term: &kittest.Term{}, edit: func(s string) string {
+		var keep []string
+		for _, l := range strings.Split(s, "\n") {
+			switch {
+			case strings.HasPrefix(l, "FOO="):
+				keep = append(keep, "FOO=baz")
+			case strings.HasPrefix(l, "OLD="):
+			default:
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n") + "NEW=1\n"
+	}}
+	res, err := runOn(t.Context(), e, term, "env", "edit", "-a", app, "--promote")
+	if err != nil {
+		t.Fatalf("env edit: %v", err)
+	}
+	out := term.stdout()
+	if !strings.Contains(out, "Setting FOO, NEW... OK\nUnsetting OLD... OK\nRelease: R") || !strings.Contains(out, "Promoting ") {
+		t.Fatalf("env edit stdout:\n%s", out)
+	}
+	if !strings.Contains(term.opened, "# Edit the env of app demo on rack prod") || strings.Contains(term.opened, secret) {
+		t.Fatalf("the editor was given:\n%s", term.opened)
+	}
+	env = rackEnv(t, e)
+	if env["FOO"] != "baz" || env["NEW"] != "1" || env["SECRET_KEY_BASE"] != secret {
+		t.Fatalf("after env edit: %v", env)
+	}
+	if _, ok := env["OLD"]; ok {
+		t.Fatalf("OLD survived: %v", env)
+	}
+	if res.Rack != kittest.Rack {
+		t.Errorf("rack %q", res.Rack)
+	}
+
+	// Saving the file unchanged changes nothing.
+	term = &hookTerm{Term: &kittest.Term{}, edit: func(s string) string { return s }}
+	if _, err := runOn(t.Context(), e, term, "env", "edit", "-a", app); err != nil || term.stdout() != "" {
+		t.Fatalf("unchanged edit: %v, stdout %q", err, term.stdout())
+	}
+	// A line that is not KEY=VALUE is refused without quoting it.
+	term = &hookTerm{Term: &kittest.Term{}, edit: func(s string) string { return s + "oops secret\n" }}
+	if _, err := runOn(t.Context(), e, term, "env", "edit", "-a", app); err == nil || err.Code != ipc.CodeUsage || strings.Contains(err.Message, "oops") {
+		t.Fatalf("bad line: %v", err)
+	}
+}
