@@ -133,8 +133,11 @@ func runDaemon(args []string, stderr io.Writer) int {
 	case <-srv.Stopping():
 		log.Info("stopping on request")
 	case err := <-serveErr:
-		log.Error("server failed", "err", err)
-		return fail(ipc.Errorf(ipc.CodeInternal, "serve: %v", err))
+		if err != nil {
+			log.Error("server failed", "err", err)
+			return fail(ipc.Errorf(ipc.CodeInternal, "serve: %v", err))
+		}
+		log.Info("stopping: the server stopped accepting")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
