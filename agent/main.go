@@ -21,6 +21,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/internal/buildinfo"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/ipc/localapi"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 	"github.com/rack-gateway/rack-gateway/platform/harden"
 	"github.com/rack-gateway/rack-gateway/platform/paths"
 	"github.com/rack-gateway/rack-gateway/platform/statusfile"
@@ -79,7 +80,7 @@ func runDaemon(args []string, stderr io.Writer) int {
 		return fail(ipc.Errorf(ipc.CodeInternal, "%v", err))
 	}
 	defer closeLog()
-	sock, err := ipc.SocketPath()
+	sock, err := transport.SocketPath()
 	if err != nil {
 		return fail(ipc.Errorf(ipc.CodeInternal, "%v", err))
 	}
@@ -90,8 +91,8 @@ func runDaemon(args []string, stderr io.Writer) int {
 	if c.Authenticator, err = authenticator(); err != nil {
 		return fail(ipc.Errorf(ipc.CodeUsage, "%v", err))
 	}
-	ln, err := ipc.Listen(sock, ipc.ListenOptions{OnReject: server.RejectPeer(log)})
-	if errors.Is(err, ipc.ErrAgentRunning) {
+	ln, err := transport.Listen(sock, transport.ListenOptions{OnReject: server.RejectPeer(log)})
+	if errors.Is(err, transport.ErrAgentRunning) {
 		pid := ""
 		if st, err := localapi.NewClient(sock).Status(context.Background()); err == nil {
 			pid = fmt.Sprintf(" (pid %d)", st.PID)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 	websocket "github.com/rack-gateway/rack-gateway/ipc/ws"
 	"github.com/rack-gateway/rack-gateway/platform/browser"
 	"github.com/rack-gateway/rack-gateway/platform/tty"
@@ -19,13 +20,13 @@ import (
 
 // relay runs one command in the agent and mirrors it on this terminal.
 func relay(ctx context.Context, args []string, s Streams) (int, error) {
-	sock, err := ipc.SocketPath()
+	sock, err := transport.SocketPath()
 	if err != nil {
 		return 0, ipc.Errorf(ipc.CodeAgentUnavailable, "%v", err)
 	}
 	if words := commandWords(args, 2); len(words) == 2 && words[0] == "agent" && words[1] == "stop" {
 		// Starting an agent only to stop it would be silly.
-		if c, err := ipc.Dial(ctx, sock); err != nil && ipc.IsNotRunning(err) {
+		if c, err := transport.Dial(ctx, sock); err != nil && transport.IsNotRunning(err) {
 			_, _ = io.WriteString(s.Out, "No agent is running\n")
 			return 0, nil
 		} else if err == nil {
@@ -50,8 +51,8 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 // answers (through its service when installed), and upgrades the
 // connection to a websocket. Notices about the start go to errw.
 func connect(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, error) {
-	nc, err := ipc.Dial(ctx, sock)
-	if err != nil && ipc.IsNotRunning(err) {
+	nc, err := transport.Dial(ctx, sock)
+	if err != nil && transport.IsNotRunning(err) {
 		nc, err = launch(ctx, sock, errw)
 	}
 	if err != nil {

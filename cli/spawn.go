@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 	"github.com/rack-gateway/rack-gateway/platform/paths"
 )
 
@@ -89,14 +90,14 @@ func (s *spawned) dial(ctx context.Context, sock string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, startWait)
 	defer cancel()
 	for {
-		c, err := ipc.DialRetry(ctx, sock, 50*time.Millisecond)
+		c, err := transport.DialRetry(ctx, sock, 50*time.Millisecond)
 		if err == nil {
 			return c, nil
 		}
 		select {
 		case <-s.exited:
 			// One last try: another agent may have won the race.
-			if c, err := ipc.Dial(ctx, sock); err == nil {
+			if c, err := transport.Dial(ctx, sock); err == nil {
 				return c, nil
 			}
 			return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent exited at start: %s", lastLine(s.logPath)).

@@ -19,6 +19,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/server"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/ipc/localapi"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 	"github.com/rack-gateway/rack-gateway/platform/secrets"
 )
 
@@ -87,7 +88,7 @@ func startAgent(t *testing.T) *agent {
 	c := newCore(t)
 	sock := filepath.Join(privateDir(t), "agent.sock")
 	log := slog.New(slog.DiscardHandler)
-	ln, err := ipc.Listen(sock, ipc.ListenOptions{OnReject: server.RejectPeer(log)})
+	ln, err := transport.Listen(sock, transport.ListenOptions{OnReject: server.RejectPeer(log)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func serve(t *testing.T, c *core.Core, sock string, ln net.Listener) *agent {
 	a := &agent{Core: c, Srv: srv, Socket: sock, Served: make(chan served, 1), API: localapi.NewClient(sock)}
 	a.HTTP = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return ipc.Dial(ctx, sock)
+			return transport.Dial(ctx, sock)
 		},
 	}}
 	go func() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 	"github.com/rack-gateway/rack-gateway/ipc/ws"
 )
 
@@ -29,7 +30,7 @@ func (a *agent) run(t *testing.T, inv ipc.Invocation) runResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	nc, err := ipc.Dial(ctx, a.Socket)
+	nc, err := transport.Dial(ctx, a.Socket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,10 +169,10 @@ func TestRunAgentStop(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if c, err := ipc.Dial(ctx, a.Socket); err == nil {
+	if c, err := transport.Dial(ctx, a.Socket); err == nil {
 		c.Close()
 		t.Fatal("a new connection was accepted after agent stop answered")
-	} else if !ipc.IsNotRunning(err) {
+	} else if !transport.IsNotRunning(err) {
 		t.Fatalf("dial after agent stop: %v", err)
 	}
 	select {

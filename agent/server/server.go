@@ -24,6 +24,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/config"
 	"github.com/rack-gateway/rack-gateway/agent/core"
 	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 )
 
 // Server serves the local API on one listener.
@@ -65,7 +66,7 @@ func New(c *core.Core, socket string, log *slog.Logger) *Server {
 		Handler:           s.guard(mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if pc, ok := c.(*ipc.Conn); ok {
+			if pc, ok := c.(*transport.Conn); ok {
 				return context.WithValue(ctx, peerKey{}, pc.Peer)
 			}
 			return ctx
@@ -78,8 +79,8 @@ func New(c *core.Core, socket string, log *slog.Logger) *Server {
 type peerKey struct{}
 
 // peerOf returns the connection's peer credentials, if known.
-func peerOf(r *http.Request) (ipc.PeerCred, bool) {
-	p, ok := r.Context().Value(peerKey{}).(ipc.PeerCred)
+func peerOf(r *http.Request) (transport.PeerCred, bool) {
+	p, ok := r.Context().Value(peerKey{}).(transport.PeerCred)
 	return p, ok
 }
 
@@ -249,8 +250,8 @@ func writeError(w http.ResponseWriter, status int, e *ipc.Error) {
 
 // RejectPeer is the listener's OnReject hook: it tells a process of another
 // user, in plain HTTP, why its connection is closed.
-func RejectPeer(log *slog.Logger) func(net.Conn, ipc.PeerCred) {
-	return func(c net.Conn, p ipc.PeerCred) {
+func RejectPeer(log *slog.Logger) func(net.Conn, transport.PeerCred) {
+	return func(c net.Conn, p transport.PeerCred) {
 		log.Warn("refused connection from another user", "uid", p.UID, "pid", p.PID)
 		body := fmt.Sprintf(`{"error":{"code":%q,"message":"connection refused: uid %d is not the agent's owner"}}`+"\n", ipc.CodeForbidden, p.UID)
 		fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)

@@ -19,6 +19,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/agent/server"
 	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 )
 
 func TestStatusEmpty(t *testing.T) {
@@ -209,7 +210,7 @@ func TestRejectPeerAnswers403(t *testing.T) {
 	defer c2.Close()
 	go func() {
 		defer c1.Close()
-		server.RejectPeer(slog.New(slog.DiscardHandler))(c1, ipc.PeerCred{UID: 4242, PID: 7})
+		server.RejectPeer(slog.New(slog.DiscardHandler))(c1, transport.PeerCred{UID: 4242, PID: 7})
 	}()
 	resp, err := http.ReadResponse(bufio.NewReader(c2), nil)
 	if err != nil {
@@ -245,10 +246,10 @@ func TestShutdownStopsAcceptingBeforeAnswering(t *testing.T) {
 	// the next command starts a new one instead of reaching this one.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if c, err := ipc.Dial(ctx, a.Socket); err == nil {
+	if c, err := transport.Dial(ctx, a.Socket); err == nil {
 		c.Close()
 		t.Fatal("a new connection was accepted after /v1/shutdown answered")
-	} else if !ipc.IsNotRunning(err) {
+	} else if !transport.IsNotRunning(err) {
 		t.Fatalf("dial after shutdown: %v, want a not-running error", err)
 	}
 	select {

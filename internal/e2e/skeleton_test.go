@@ -16,6 +16,7 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/ipc/localapi"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 )
 
 // storedToken reads a rack's token from the file store (tests use the file
@@ -46,9 +47,9 @@ func (e *env) storedToken(rack string) string {
 	return ""
 }
 
-func gatewayStatus(t *testing.T, token string) (int, string) {
+func gatewayStatus(t *testing.T, sb *sandbox, token string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", sandboxURL+"/api/v1/auth/mfa/status", nil)
+	req, _ := http.NewRequest("GET", sb.URL+"/api/v1/auth/mfa/status", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -61,12 +62,31 @@ func gatewayStatus(t *testing.T, token string) (int, string) {
 }
 
 func TestLoginRackRacksSwitchTestAuthLogout(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t) // its request counts are this test's
 	e := newEnv(t)
-	r := e.login("prod", "admin@example.com")
+	e.sb = sb
+	// The browser leg is played only once the agent has polled twice while
+	// it was pending: the waiting line comes with the first pending poll
+	// and must not come again with the next. (e.login plays it at once, so
+	// the agent's first poll may already find the login complete, and
+	// then there is rightly no waiting line at all.)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, _, wait := e.start(e.cmd(ctx, "login", "prod", sb.URL, "--no-open", "--auth-file", filepath.Join(e.root, "auth-prod")))
+	authURL := waitAuthURL(t, filepath.Join(e.root, "auth-prod"), 20*time.Second)
+	waitFor(t, "two polls of the pending login", 20*time.Second, func() bool {
+		return sb.requests(t)["POST /api/v1/auth/cli/complete"] >= 2
+	})
+	browse(t, authURL+"&selected_user="+admin+"&mfa=auto")
+	r := wait()
+	if r.Code != 0 {
+		t.Fatalf("login: %s", r)
+	}
 	contains(t, "login stdout", r.Out, "Successfully logged in to prod as admin@example.com")
 	contains(t, "login stderr", r.Err, "Starting login for rack: prod", "Waiting for login to complete")
 	if strings.Count(r.Err, "Waiting for login") != 1 {
-		t.Errorf("the waiting line should appear once:\n%s", r.Err)
+		t.Errorf("the waiting line should appear once over several polls:\n%s", r.Err)
 	}
 	st, err := os.Stat(filepath.Join(e.root, "auth-prod"))
 	if err != nil || st.Mode().Perm() != 0o600 {
@@ -76,7 +96,7 @@ func TestLoginRackRacksSwitchTestAuthLogout(t *testing.T) {
 	contains(t, "auth file", string(authData), "AUTH_URL=http", "STATE=", "CODE_VERIFIER=")
 
 	r = e.mustRun("rack")
-	contains(t, "rack", r.Out, "Current rack: prod", "Gateway URL: "+sandboxURL,
+	contains(t, "rack", r.Out, "Current rack: prod", "Gateway URL: "+sb.URL,
 		"Status: Logged in as admin@example.com", "Session expires:", "Token store: file")
 
 	e.login("staging", "deployer@example.com")
@@ -98,12 +118,12 @@ func TestLoginRackRacksSwitchTestAuthLogout(t *testing.T) {
 
 	// Logout revokes on the server: the old token then gets 401.
 	tok := e.storedToken("prod")
-	if code, _ := gatewayStatus(t, tok); code != 200 {
+	if code, _ := gatewayStatus(t, sb, tok); code != 200 {
 		t.Fatalf("token should work before logout, got %d", code)
 	}
 	r = e.mustRun("logout")
 	contains(t, "logout", r.Out, "Logged out from prod")
-	code, body := gatewayStatus(t, tok)
+	code, body := gatewayStatus(t, sb, tok)
 	if code != 401 || !strings.Contains(body, "revoked") {
 		t.Errorf("after logout the old token should get 401 revoked, got %d %s", code, body)
 	}
@@ -118,6 +138,7 @@ func TestLoginRackRacksSwitchTestAuthLogout(t *testing.T) {
 }
 
 func TestAgentStartsOnceAndIsReused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if _, err := os.Stat(e.socket()); err == nil {
 		t.Fatal("socket exists before the first command")
@@ -154,6 +175,7 @@ func TestAgentStartsOnceAndIsReused(t *testing.T) {
 }
 
 func TestSecondAgentRefusedAndStaleSocketReplaced(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.mustRun("racks")
 	pid := e.agentPID()
@@ -186,6 +208,7 @@ func TestSecondAgentRefusedAndStaleSocketReplaced(t *testing.T) {
 }
 
 func TestOtherUIDRefused(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run a client as 'nobody' (setpriv)")
 	}
@@ -230,10 +253,11 @@ func TestOtherUIDRefused(t *testing.T) {
 }
 
 func TestLocalAPIRefusesBrowsersAndSendsVersionHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.mustRun("racks")
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return ipc.Dial(ctx, e.socket())
+		return transport.Dial(ctx, e.socket())
 	}}, Timeout: 5 * time.Second}
 	get := func(h map[string]string) *http.Response {
 		req, _ := http.NewRequest("GET", "http://agent/v1/status", nil)

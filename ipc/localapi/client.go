@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 )
 
 // Client is a typed client for the agent's local API, for the CLI and for
@@ -32,7 +33,7 @@ type Client struct {
 func NewClient(socket string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return ipc.Dial(ctx, socket)
+			return transport.Dial(ctx, socket)
 		},
 		MaxIdleConns:    2,
 		IdleConnTimeout: 30 * time.Second,
@@ -89,7 +90,7 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 func (c *Client) Dialer() *websocket.Dialer {
 	return &websocket.Dialer{
 		NetDialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return ipc.Dial(ctx, c.Socket)
+			return transport.Dial(ctx, c.Socket)
 		},
 		HandshakeTimeout: 5 * time.Second,
 		ReadBufferSize:   32 << 10,

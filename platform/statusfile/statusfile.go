@@ -5,7 +5,7 @@
 //
 // # Location
 //
-// The file lives next to the agent socket (see ipc.RuntimeDir) and is named
+// The file lives next to the agent socket (see transport.RuntimeDir) and is named
 // "status":
 //
 //   - Linux and the BSDs: $XDG_RUNTIME_DIR/rack-gateway/status when
@@ -96,7 +96,7 @@ type Entry struct {
 // Path returns the status file's path for the current user. It only reads
 // the environment (and the uid): it creates nothing and checks nothing, so it
 // is safe and cheap to call from a shell prompt. It must agree with
-// ipc.RuntimeDir, which is where the agent keeps its socket and writes the
+// transport.RuntimeDir, which is where the agent keeps its socket and writes the
 // file; unlike RuntimeDir it does not verify the directory, which is fine
 // for a reader because the file carries no secrets and the writer enforces
 // the directory's permissions.
@@ -247,7 +247,7 @@ func Read(path string) ([]Entry, error) {
 // Write atomically replaces the status file at path with entries (see the
 // package documentation for the format). The file gets mode 0600. The
 // directory must already exist: it is the agent's runtime directory, which
-// ipc.RuntimeDir creates with the permissions that protect the socket, and
+// transport.RuntimeDir creates with the permissions that protect the socket, and
 // Write must not create it with any others. With no entries, Write removes
 // the file (a missing file is not an error).
 //

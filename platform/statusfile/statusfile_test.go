@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 	"github.com/rack-gateway/rack-gateway/platform/statusfile"
 )
 
@@ -217,7 +217,7 @@ func TestPathMatchesRuntimeDir(t *testing.T) {
 			if _, err := os.Stat(filepath.Dir(p)); !errors.Is(err, fs.ErrNotExist) {
 				t.Fatalf("Path created or found %s (%v); it must only compute it", filepath.Dir(p), err)
 			}
-			dir, err := ipc.RuntimeDir()
+			dir, err := transport.RuntimeDir()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/ipc/localapi"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
 	"github.com/rack-gateway/rack-gateway/platform/paths"
 	"github.com/rack-gateway/rack-gateway/platform/service"
 )
@@ -147,7 +148,7 @@ func stopAgentAt(ctx context.Context, sock string, pid int) error {
 }
 
 func agentSocket() (string, error) {
-	sock, err := ipc.SocketPath()
+	sock, err := transport.SocketPath()
 	if err != nil {
 		return "", ipc.Errorf(ipc.CodeAgentUnavailable, "%v", err)
 	}

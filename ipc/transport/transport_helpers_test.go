@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd
 
-package ipc
+package transport
 
 import (
 	"net"
@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-// sockTestDir returns a fresh 0700 directory that is removed after the test.
+// testDir returns a fresh 0700 directory that is removed after the test.
 // It is made directly under os.TempDir rather than with t.TempDir because
 // t.TempDir names grow with the test name, and Unix socket paths are
 // limited to ~104 bytes (macOS) or 108 (Linux).
-func sockTestDir(t *testing.T) string {
+func testDir(t *testing.T) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "rgipc")
 	if err != nil {
@@ -25,9 +25,9 @@ func sockTestDir(t *testing.T) string {
 	return dir
 }
 
-// sockTestListen listens on dir/agent.sock and closes the listener at the
+// testListen listens on dir/agent.sock and closes the listener at the
 // end of the test.
-func sockTestListen(t *testing.T, dir string, opts ListenOptions) (net.Listener, string) {
+func testListen(t *testing.T, dir string, opts ListenOptions) (net.Listener, string) {
 	t.Helper()
 	path := filepath.Join(dir, "agent.sock")
 	l, err := Listen(path, opts)
@@ -38,11 +38,11 @@ func sockTestListen(t *testing.T, dir string, opts ListenOptions) (net.Listener,
 	return l, path
 }
 
-// sockTestAcceptor runs an Accept loop and delivers accepted connections on
+// testAcceptor runs an Accept loop and delivers accepted connections on
 // the returned channel until the listener is closed. Cleanup closes the
 // listener, waits for the loop to end and closes whatever was accepted, so
 // no goroutine outlives the test.
-func sockTestAcceptor(t *testing.T, l net.Listener) <-chan net.Conn {
+func testAcceptor(t *testing.T, l net.Listener) <-chan net.Conn {
 	t.Helper()
 	ch := make(chan net.Conn, 16)
 	var wg sync.WaitGroup
@@ -68,8 +68,8 @@ func sockTestAcceptor(t *testing.T, l net.Listener) <-chan net.Conn {
 	return ch
 }
 
-// sockTestNextConn waits for an accepted connection.
-func sockTestNextConn(t *testing.T, ch <-chan net.Conn) *Conn {
+// testNextConn waits for an accepted connection.
+func testNextConn(t *testing.T, ch <-chan net.Conn) *Conn {
 	t.Helper()
 	select {
 	case c, ok := <-ch:
@@ -78,7 +78,7 @@ func sockTestNextConn(t *testing.T, ch <-chan net.Conn) *Conn {
 		}
 		pc, ok := c.(*Conn)
 		if !ok {
-			t.Fatalf("Accept returned %T, want *ipc.Conn", c)
+			t.Fatalf("Accept returned %T, want *transport.Conn", c)
 		}
 		return pc
 	case <-time.After(5 * time.Second):

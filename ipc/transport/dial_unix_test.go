@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd
 
-package ipc
+package transport
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 )
 
 func TestDialRetryWaitsForAgent(t *testing.T) {
-	dir := sockTestDir(t)
+	dir := testDir(t)
 	path := filepath.Join(dir, "agent.sock")
 
 	started := make(chan net.Listener, 1)
@@ -42,7 +42,7 @@ func TestDialRetryWaitsForAgent(t *testing.T) {
 }
 
 func TestDialRetryGivesUp(t *testing.T) {
-	dir := sockTestDir(t)
+	dir := testDir(t)
 	stale := filepath.Join(dir, "stale.sock")
 	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
 	if err != nil {
@@ -79,7 +79,7 @@ func TestDialRetryGivesUp(t *testing.T) {
 
 // Errors that do not mean "starting" are returned at once, not retried.
 func TestDialRetryFailsFastOnOtherErrors(t *testing.T) {
-	dir := sockTestDir(t)
+	dir := testDir(t)
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestDialRetryHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	begin := time.Now()
-	_, err := DialRetry(ctx, filepath.Join(sockTestDir(t), "agent.sock"), 5*time.Second)
+	_, err := DialRetry(ctx, filepath.Join(testDir(t), "agent.sock"), 5*time.Second)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v, want context.Canceled", err)
 	}
@@ -111,9 +111,9 @@ func TestDialRetryHonoursContext(t *testing.T) {
 }
 
 func TestDialHonoursCancellation(t *testing.T) {
-	dir := sockTestDir(t)
-	l, path := sockTestListen(t, dir, ListenOptions{})
-	sockTestAcceptor(t, l)
+	dir := testDir(t)
+	l, path := testListen(t, dir, ListenOptions{})
+	testAcceptor(t, l)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -135,7 +135,7 @@ func TestDialHonoursCancellation(t *testing.T) {
 }
 
 func TestIsNotRunning(t *testing.T) {
-	dir := sockTestDir(t)
+	dir := testDir(t)
 	_, err := Dial(context.Background(), filepath.Join(dir, "agent.sock"))
 	if !IsNotRunning(err) {
 		t.Errorf("missing socket: IsNotRunning(%v) = false", err)

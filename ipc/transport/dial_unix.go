@@ -1,6 +1,6 @@
 //go:build unix
 
-package ipc
+package transport
 
 import (
 	"context"
@@ -30,5 +30,5 @@ func IsNotRunning(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
-// trRetryable reports whether DialRetry should try again after err.
-func trRetryable(err error) bool { return IsNotRunning(err) }
+// retryable reports whether DialRetry should try again after err.
+func retryable(err error) bool { return IsNotRunning(err) }

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd
 
-package ipc
+package transport
 
 import (
 	"bufio"
@@ -17,11 +17,11 @@ import (
 )
 
 func TestListenCreatesPrivateSocket(t *testing.T) {
-	dir := sockTestDir(t)
-	l, path := sockTestListen(t, dir, ListenOptions{})
-	acc := sockTestAcceptor(t, l)
+	dir := testDir(t)
+	l, path := testListen(t, dir, ListenOptions{})
+	acc := testAcceptor(t, l)
 
-	m := sockTestMode(t, path)
+	m := testMode(t, path)
 	if m.Type() != fs.ModeSocket || m.Perm() != 0o600 {
 		t.Fatalf("socket mode = %v, want srw-------", m)
 	}
@@ -31,7 +31,7 @@ func TestListenCreatesPrivateSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sc := sockTestNextConn(t, acc)
+	sc := testNextConn(t, acc)
 	if sc.Peer.UID != os.Getuid() || sc.Peer.PID != os.Getpid() {
 		t.Errorf("Peer = %+v, want uid %d pid %d", sc.Peer, os.Getuid(), os.Getpid())
 	}
@@ -51,9 +51,9 @@ func TestListenCreatesPrivateSocket(t *testing.T) {
 }
 
 func TestListenRefusesToDisplaceLiveAgent(t *testing.T) {
-	dir := sockTestDir(t)
-	l, path := sockTestListen(t, dir, ListenOptions{})
-	acc := sockTestAcceptor(t, l)
+	dir := testDir(t)
+	l, path := testListen(t, dir, ListenOptions{})
+	acc := testAcceptor(t, l)
 	before, err := os.Lstat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestListenRefusesToDisplaceLiveAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for {
-		sc := sockTestNextConn(t, acc)
+		sc := testNextConn(t, acc)
 		_ = sc.SetReadDeadline(time.Now().Add(5 * time.Second))
 		line, err := bufio.NewReader(sc).ReadString('\n')
 		if errors.Is(err, io.EOF) && line == "" {
@@ -97,7 +97,7 @@ func TestListenRefusesToDisplaceLiveAgent(t *testing.T) {
 }
 
 func TestListenReplacesStaleSocket(t *testing.T) {
-	dir := sockTestDir(t)
+	dir := testDir(t)
 	path := filepath.Join(dir, "agent.sock")
 	// Simulate an agent that died without cleanup: the file stays, but
 	// nothing listens on it.
@@ -112,8 +112,8 @@ func TestListenReplacesStaleSocket(t *testing.T) {
 		t.Fatalf("stale socket missing: %v", err)
 	}
 
-	l, _ := sockTestListen(t, dir, ListenOptions{})
-	acc := sockTestAcceptor(t, l)
+	l, _ := testListen(t, dir, ListenOptions{})
+	acc := testAcceptor(t, l)
 	fresh, err := os.Lstat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -126,11 +126,11 @@ func TestListenReplacesStaleSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sockTestNextConn(t, acc)
+	testNextConn(t, acc)
 }
 
 func TestListenKeepsNonSocketFile(t *testing.T) {
-	dir := sockTestDir(t)
+	dir := testDir(t)
 	path := filepath.Join(dir, "agent.sock")
 	if err := os.WriteFile(path, []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestListenKeepsNonSocketFile(t *testing.T) {
 }
 
 func TestListenRefusesSharedDir(t *testing.T) {
-	dir := sockTestDir(t)
+	dir := testDir(t)
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -166,13 +166,13 @@ func TestListenRefusesSharedDir(t *testing.T) {
 // A listener whose socket was replaced (here: deleted by hand, then taken by
 // a new agent) must not delete its successor's socket when it closes.
 func TestListenCloseLeavesSuccessorSocket(t *testing.T) {
-	dir := sockTestDir(t)
-	l1, path := sockTestListen(t, dir, ListenOptions{})
+	dir := testDir(t)
+	l1, path := testListen(t, dir, ListenOptions{})
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	l2, _ := sockTestListen(t, dir, ListenOptions{})
-	acc := sockTestAcceptor(t, l2)
+	l2, _ := testListen(t, dir, ListenOptions{})
+	acc := testAcceptor(t, l2)
 
 	if err := l1.Close(); err != nil {
 		t.Fatal(err)
@@ -185,13 +185,13 @@ func TestListenCloseLeavesSuccessorSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sockTestNextConn(t, acc)
+	testNextConn(t, acc)
 }
 
 // Agents started together must not both decide the socket is stale and
 // then delete each other's fresh socket: exactly one wins.
 func TestListenConcurrentStartOneWins(t *testing.T) {
-	dir := sockTestDir(t)
+	dir := testDir(t)
 	path := filepath.Join(dir, "agent.sock")
 	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
@@ -228,11 +228,11 @@ func TestListenConcurrentStartOneWins(t *testing.T) {
 	if len(winners) != 1 {
 		t.Fatalf("%d listeners won, want exactly 1", len(winners))
 	}
-	acc := sockTestAcceptor(t, winners[0])
+	acc := testAcceptor(t, winners[0])
 	c, err := Dial(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sockTestNextConn(t, acc)
+	testNextConn(t, acc)
 }

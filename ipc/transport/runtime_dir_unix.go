@@ -1,6 +1,6 @@
 //go:build unix
 
-package ipc
+package transport
 
 import (
 	"errors"
@@ -13,10 +13,10 @@ import (
 	"syscall"
 )
 
-// sockAppName names the runtime directory; sockFileName is the socket in it.
+// appName names the runtime directory; fileName is the socket in it.
 const (
-	sockAppName  = "rack-gateway"
-	sockFileName = "agent.sock"
+	appName  = "rack-gateway"
+	fileName = "agent.sock"
 )
 
 // RuntimeDir returns the owner-only directory that holds the agent socket
@@ -36,19 +36,19 @@ const (
 // owns its mode.
 func RuntimeDir() (string, error) {
 	uid := os.Getuid()
-	if base := os.Getenv("XDG_RUNTIME_DIR"); base != "" && filepath.IsAbs(base) && !sockIsApple() {
-		if err := sockCheckXDG(base, uid); err != nil {
+	if base := os.Getenv("XDG_RUNTIME_DIR"); base != "" && filepath.IsAbs(base) && !isApple() {
+		if err := checkXDG(base, uid); err != nil {
 			return "", err
 		}
-		dir := filepath.Join(base, sockAppName)
-		return dir, sockEnsurePrivateDir(dir)
+		dir := filepath.Join(base, appName)
+		return dir, ensurePrivateDir(dir)
 	}
 	// os.TempDir is shared on Linux (/tmp), so the uid in the name keeps
 	// users from colliding; /tmp's sticky bit stops others from renaming or
 	// deleting our directory once it exists, and the owner check below
 	// refuses one that someone else created first.
-	dir := filepath.Join(os.TempDir(), sockAppName+"-"+strconv.Itoa(uid))
-	return dir, sockEnsurePrivateDir(dir)
+	dir := filepath.Join(os.TempDir(), appName+"-"+strconv.Itoa(uid))
+	return dir, ensurePrivateDir(dir)
 }
 
 // SocketPath returns the path of the agent socket, RuntimeDir()/agent.sock.
@@ -58,14 +58,14 @@ func SocketPath() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, sockFileName), nil
+	return filepath.Join(dir, fileName), nil
 }
 
-func sockIsApple() bool { return runtime.GOOS == "darwin" || runtime.GOOS == "ios" }
+func isApple() bool { return runtime.GOOS == "darwin" || runtime.GOOS == "ios" }
 
-// sockCheckXDG checks the XDG base directory. Symlinks are followed here
+// checkXDG checks the XDG base directory. Symlinks are followed here
 // because some setups link it; what matters is who owns the target.
-func sockCheckXDG(base string, uid int) error {
+func checkXDG(base string, uid int) error {
 	fi, err := os.Stat(base)
 	if err != nil {
 		return fmt.Errorf("XDG_RUNTIME_DIR=%s is not usable: %w (unset it or point it at your runtime directory)", base, err)
@@ -73,16 +73,16 @@ func sockCheckXDG(base string, uid int) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("XDG_RUNTIME_DIR=%s is not a directory (unset it or point it at your runtime directory)", base)
 	}
-	if owner, ok := sockOwner(fi); !ok || owner != uid {
+	if owner, ok := ownerOf(fi); !ok || owner != uid {
 		return fmt.Errorf("XDG_RUNTIME_DIR=%s is owned by uid %d, not by you (uid %d); unset XDG_RUNTIME_DIR or point it at your own runtime directory", base, owner, uid)
 	}
 	return nil
 }
 
-// sockEnsurePrivateDir creates dir with mode 0700 if it is missing (one
+// ensurePrivateDir creates dir with mode 0700 if it is missing (one
 // level only: a missing parent is a configuration problem worth reporting)
-// and then verifies it with sockCheckPrivateDir.
-func sockEnsurePrivateDir(dir string) error {
+// and then verifies it with checkPrivateDir.
+func ensurePrivateDir(dir string) error {
 	err := os.Mkdir(dir, 0o700)
 	switch {
 	case err == nil:
@@ -99,13 +99,13 @@ func sockEnsurePrivateDir(dir string) error {
 	default:
 		return fmt.Errorf("creating runtime directory %s: %w", dir, err)
 	}
-	return sockCheckPrivateDir(dir)
+	return checkPrivateDir(dir)
 }
 
-// sockCheckPrivateDir verifies that dir is a directory (not a symlink),
+// checkPrivateDir verifies that dir is a directory (not a symlink),
 // owned by us, with mode exactly 0700. Lstat is used on purpose: a symlink
 // could point into a directory another user controls.
-func sockCheckPrivateDir(dir string) error {
+func checkPrivateDir(dir string) error {
 	uid := os.Getuid()
 	fi, err := os.Lstat(dir)
 	if err != nil {
@@ -117,7 +117,7 @@ func sockCheckPrivateDir(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("runtime directory %s exists but is not a directory (move it away and retry)", dir)
 	}
-	owner, ok := sockOwner(fi)
+	owner, ok := ownerOf(fi)
 	if !ok {
 		return fmt.Errorf("runtime directory %s: cannot determine its owner", dir)
 	}
@@ -130,8 +130,8 @@ func sockCheckPrivateDir(dir string) error {
 	return nil
 }
 
-// sockOwner returns the uid that owns fi.
-func sockOwner(fi fs.FileInfo) (int, bool) {
+// ownerOf returns the uid that owns fi.
+func ownerOf(fi fs.FileInfo) (int, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return -1, false

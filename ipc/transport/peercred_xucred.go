@@ -1,6 +1,6 @@
 //go:build darwin || freebsd
 
-package ipc
+package transport
 
 import (
 	"fmt"
@@ -9,14 +9,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sockXucredVersion is XUCRED_VERSION from <sys/ucred.h>; x/sys does not
+// xucredVersion is XUCRED_VERSION from <sys/ucred.h>; x/sys does not
 // export it. A different version would mean the struct layout changed.
-const sockXucredVersion = 0
+const xucredVersion = 0
 
-// sockPeerCred reads LOCAL_PEERCRED (what getpeereid uses) for uid and gid.
+// peerCred reads LOCAL_PEERCRED (what getpeereid uses) for uid and gid.
 // The kernel records it at connect() time, so the peer cannot forge it.
-func sockPeerCred(c net.Conn) (PeerCred, error) {
-	raw, err := sockRawConn(c)
+func peerCred(c net.Conn) (PeerCred, error) {
+	raw, err := rawConnOf(c)
 	if err != nil {
 		return PeerCred{}, err
 	}
@@ -30,7 +30,7 @@ func sockPeerCred(c net.Conn) (PeerCred, error) {
 			serr = fmt.Errorf("LOCAL_PEERCRED: %w", err)
 			return
 		}
-		if xu.Version != sockXucredVersion {
+		if xu.Version != xucredVersion {
 			serr = fmt.Errorf("LOCAL_PEERCRED: unexpected xucred version %d", xu.Version)
 			return
 		}
@@ -40,7 +40,7 @@ func sockPeerCred(c net.Conn) (PeerCred, error) {
 		if xu.Ngroups > 0 {
 			cred.GID = int(xu.Groups[0])
 		}
-		cred.PID = sockPeerPID(int(fd))
+		cred.PID = peerPID(int(fd))
 	}); err != nil {
 		return PeerCred{}, fmt.Errorf("peer credentials: %w", err)
 	}

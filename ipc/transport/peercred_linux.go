@@ -1,4 +1,4 @@
-package ipc
+package transport
 
 import (
 	"fmt"
@@ -7,10 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sockPeerCred reads SO_PEERCRED, which the kernel fills in at connect()
+// peerCred reads SO_PEERCRED, which the kernel fills in at connect()
 // time; it describes the connecting process and cannot be forged by it.
-func sockPeerCred(c net.Conn) (PeerCred, error) {
-	raw, err := sockRawConn(c)
+func peerCred(c net.Conn) (PeerCred, error) {
+	raw, err := rawConnOf(c)
 	if err != nil {
 		return PeerCred{}, err
 	}

@@ -1,4 +1,4 @@
-package ipc
+package transport
 
 // This file holds the platform-independent half of the local transport:
 // the exported types, the uid-checking listener wrapper and the retrying
@@ -44,22 +44,22 @@ type ListenOptions struct {
 	OnReject func(c net.Conn, peer PeerCred)
 }
 
-// trRejectDeadline bounds how long OnReject can hold up Accept. A foreign
+// rejectDeadline bounds how long OnReject can hold up Accept. A foreign
 // peer that never reads must not be able to stall the agent.
-const trRejectDeadline = time.Second
+const rejectDeadline = time.Second
 
 // Backoff bounds for DialRetry. The agent normally binds within a few
 // milliseconds of starting, so start small; cap the interval so a slow start
 // is still noticed promptly.
 const (
-	trRetryMin = 5 * time.Millisecond
-	trRetryMax = 100 * time.Millisecond
+	retryMin = 5 * time.Millisecond
+	retryMax = 100 * time.Millisecond
 )
 
-// trListener wraps a platform listener and filters connections by peer uid.
+// peerListener wraps a platform listener and filters connections by peer uid.
 // Filtering in Accept (rather than leaving it to every server) means no code
 // path can forget the check.
-type trListener struct {
+type peerListener struct {
 	inner net.Listener
 	opts  ListenOptions
 	uid   int
@@ -73,7 +73,7 @@ type trListener struct {
 // Accept waits for the next connection from a peer with our uid and returns
 // it as a *Conn. Connections from other uids are handed to OnReject, closed,
 // and skipped; Accept only returns an error when the underlying listener does.
-func (l *trListener) Accept() (net.Conn, error) {
+func (l *peerListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.inner.Accept()
 		if err != nil {
@@ -94,18 +94,18 @@ func (l *trListener) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *trListener) reject(c net.Conn, peer PeerCred) {
+func (l *peerListener) reject(c net.Conn, peer PeerCred) {
 	defer c.Close()
 	if l.opts.OnReject == nil {
 		return
 	}
-	_ = c.SetDeadline(time.Now().Add(trRejectDeadline))
+	_ = c.SetDeadline(time.Now().Add(rejectDeadline))
 	l.opts.OnReject(c, peer)
 }
 
 // Close stops the listener and, on Unix, removes the socket file if it is
 // still the one this listener created. It is safe to call more than once.
-func (l *trListener) Close() error {
+func (l *peerListener) Close() error {
 	l.closeOnce.Do(func() {
 		l.closeErr = l.inner.Close()
 		if l.cleanup != nil {
@@ -118,11 +118,11 @@ func (l *trListener) Close() error {
 }
 
 // Addr returns the listener's address.
-func (l *trListener) Addr() net.Addr { return l.inner.Addr() }
+func (l *peerListener) Addr() net.Addr { return l.inner.Addr() }
 
-// trWrap builds the uid-filtering listener around a platform listener.
-func trWrap(inner net.Listener, opts ListenOptions, cleanup func() error) net.Listener {
-	return &trListener{inner: inner, opts: opts, uid: os.Getuid(), cleanup: cleanup}
+// wrapDialErr builds the uid-filtering listener around a platform listener.
+func wrapDialErr(inner net.Listener, opts ListenOptions, cleanup func() error) net.Listener {
+	return &peerListener{inner: inner, opts: opts, uid: os.Getuid(), cleanup: cleanup}
 }
 
 // DialRetry dials path until it succeeds, ctx ends, or wait elapses. It
@@ -141,7 +141,7 @@ func DialRetry(ctx context.Context, path string, wait time.Duration) (net.Conn, 
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 
-	backoff := trRetryMin
+	backoff := retryMin
 	var lastErr error
 	for {
 		c, err := Dial(ctx, path)
@@ -151,9 +151,9 @@ func DialRetry(ctx context.Context, path string, wait time.Duration) (net.Conn, 
 		if ctx.Err() != nil {
 			// The dial may have been cut short by the deadline; report the
 			// last "not running" error, which is the interesting one.
-			return nil, trGiveUp(path, wait, lastErr, err, ctx.Err())
+			return nil, giveUp(path, wait, lastErr, err, ctx.Err())
 		}
-		if !trRetryable(err) {
+		if !retryable(err) {
 			return nil, err
 		}
 		lastErr = err
@@ -162,20 +162,20 @@ func DialRetry(ctx context.Context, path string, wait time.Duration) (net.Conn, 
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, trGiveUp(path, wait, lastErr, nil, ctx.Err())
+			return nil, giveUp(path, wait, lastErr, nil, ctx.Err())
 		case <-t.C:
 		}
 		backoff *= 2
-		if backoff > trRetryMax {
-			backoff = trRetryMax
+		if backoff > retryMax {
+			backoff = retryMax
 		}
 	}
 }
 
-// trGiveUp formats DialRetry's final error. It wraps both the last
+// giveUp formats DialRetry's final error. It wraps both the last
 // retryable dial error and the context error so callers can use either
 // IsNotRunning or errors.Is(err, context.DeadlineExceeded/Canceled).
-func trGiveUp(path string, wait time.Duration, lastErr, dialErr, ctxErr error) error {
+func giveUp(path string, wait time.Duration, lastErr, dialErr, ctxErr error) error {
 	if lastErr == nil {
 		lastErr = dialErr
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package ipc
+package transport
 
 import (
 	"os"
@@ -11,16 +11,16 @@ import (
 	"testing"
 )
 
-// sockTestSkipXDG skips tests of the XDG_RUNTIME_DIR branch where RuntimeDir
+// testSkipXDG skips tests of the XDG_RUNTIME_DIR branch where RuntimeDir
 // ignores the variable.
-func sockTestSkipXDG(t *testing.T) {
+func testSkipXDG(t *testing.T) {
 	t.Helper()
 	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
 		t.Skip("RuntimeDir ignores XDG_RUNTIME_DIR on Apple platforms")
 	}
 }
 
-func sockTestMode(t *testing.T, path string) os.FileMode {
+func testMode(t *testing.T, path string) os.FileMode {
 	t.Helper()
 	fi, err := os.Lstat(path)
 	if err != nil {
@@ -30,7 +30,7 @@ func sockTestMode(t *testing.T, path string) os.FileMode {
 }
 
 func TestRuntimeDirXDG(t *testing.T) {
-	sockTestSkipXDG(t)
+	testSkipXDG(t)
 	base := t.TempDir()
 	t.Setenv("XDG_RUNTIME_DIR", base)
 
@@ -41,7 +41,7 @@ func TestRuntimeDirXDG(t *testing.T) {
 	if want := filepath.Join(base, "rack-gateway"); dir != want {
 		t.Fatalf("RuntimeDir = %q, want %q", dir, want)
 	}
-	if m := sockTestMode(t, dir); !m.IsDir() || m.Perm() != 0o700 {
+	if m := testMode(t, dir); !m.IsDir() || m.Perm() != 0o700 {
 		t.Fatalf("mode = %v, want drwx------", m)
 	}
 	// A second call finds and accepts the directory it made.
@@ -71,17 +71,17 @@ func TestRuntimeDirTempFallback(t *testing.T) {
 			if want := filepath.Join(tmp, "rack-gateway-"+strconv.Itoa(os.Getuid())); dir != want {
 				t.Fatalf("RuntimeDir = %q, want %q", dir, want)
 			}
-			if m := sockTestMode(t, dir); !m.IsDir() || m.Perm() != 0o700 {
+			if m := testMode(t, dir); !m.IsDir() || m.Perm() != 0o700 {
 				t.Fatalf("mode = %v, want drwx------", m)
 			}
 		})
 	}
 }
 
-// sockTestPointRuntimeDir points RuntimeDir at a fresh temporary base and
+// testPointRuntimeDir points RuntimeDir at a fresh temporary base and
 // returns the directory it will use: via XDG_RUNTIME_DIR where that is
 // honoured, via TMPDIR on Apple platforms.
-func sockTestPointRuntimeDir(t *testing.T) string {
+func testPointRuntimeDir(t *testing.T) string {
 	t.Helper()
 	base := t.TempDir()
 	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
@@ -102,14 +102,14 @@ func TestRuntimeDirRefusesUnsafeDir(t *testing.T) {
 		{
 			name: "mode 0755",
 			prepare: func(t *testing.T, dir string) {
-				sockTestMkdir(t, dir, 0o755)
+				testMkdir(t, dir, 0o755)
 			},
 			want: []string{"mode 0755", "chmod 700 " + "DIR"},
 		},
 		{
 			name: "mode 0701",
 			prepare: func(t *testing.T, dir string) {
-				sockTestMkdir(t, dir, 0o701)
+				testMkdir(t, dir, 0o701)
 			},
 			want: []string{"mode 0701"},
 		},
@@ -117,7 +117,7 @@ func TestRuntimeDirRefusesUnsafeDir(t *testing.T) {
 			name: "symlink",
 			prepare: func(t *testing.T, dir string) {
 				target := filepath.Join(filepath.Dir(dir), "elsewhere")
-				sockTestMkdir(t, target, 0o700)
+				testMkdir(t, target, 0o700)
 				if err := os.Symlink(target, dir); err != nil {
 					t.Fatal(err)
 				}
@@ -137,7 +137,7 @@ func TestRuntimeDirRefusesUnsafeDir(t *testing.T) {
 			name: "other owner",
 			root: true,
 			prepare: func(t *testing.T, dir string) {
-				sockTestMkdir(t, dir, 0o700)
+				testMkdir(t, dir, 0o700)
 				if err := os.Chown(dir, 65534, 65534); err != nil {
 					t.Fatal(err)
 				}
@@ -150,7 +150,7 @@ func TestRuntimeDirRefusesUnsafeDir(t *testing.T) {
 			if tc.root && os.Getuid() != 0 {
 				t.Skip("needs root to chown a directory to uid 65534 (nobody)")
 			}
-			dir := sockTestPointRuntimeDir(t)
+			dir := testPointRuntimeDir(t)
 			tc.prepare(t, dir)
 
 			got, err := RuntimeDir()
@@ -168,7 +168,7 @@ func TestRuntimeDirRefusesUnsafeDir(t *testing.T) {
 			}
 			// The check must never "repair" a directory it did not make.
 			if tc.name == "mode 0755" {
-				if m := sockTestMode(t, dir); m.Perm() != 0o755 {
+				if m := testMode(t, dir); m.Perm() != 0o755 {
 					t.Errorf("mode changed to %v", m)
 				}
 			}
@@ -177,7 +177,7 @@ func TestRuntimeDirRefusesUnsafeDir(t *testing.T) {
 }
 
 func TestRuntimeDirRefusesForeignXDG(t *testing.T) {
-	sockTestSkipXDG(t)
+	testSkipXDG(t)
 	if os.Getuid() != 0 {
 		t.Skip("needs root to chown a directory to uid 65534 (nobody)")
 	}
@@ -192,8 +192,8 @@ func TestRuntimeDirRefusesForeignXDG(t *testing.T) {
 	}
 }
 
-// sockTestMkdir makes dir with exactly mode perm, regardless of the umask.
-func sockTestMkdir(t *testing.T, dir string, perm os.FileMode) {
+// testMkdir makes dir with exactly mode perm, regardless of the umask.
+func testMkdir(t *testing.T, dir string, perm os.FileMode) {
 	t.Helper()
 	if err := os.Mkdir(dir, perm); err != nil {
 		t.Fatal(err)

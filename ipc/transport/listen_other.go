@@ -1,6 +1,6 @@
 //go:build unix && !linux && !darwin && !freebsd
 
-package ipc
+package transport
 
 import (
 	"fmt"

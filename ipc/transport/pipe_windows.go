@@ -1,4 +1,4 @@
-package ipc
+package transport
 
 // Named-pipe transport for Windows. This is compile-checked but has not been
 // exercised at runtime yet.
@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// sockProbeTimeout bounds the "is an agent already there?" dial in Listen.
-const sockProbeTimeout = 500 * time.Millisecond
+// probeTimeout bounds the "is an agent already there?" dial in Listen.
+const probeTimeout = 500 * time.Millisecond
 
 // Listen creates the named pipe at path (e.g. from SocketPath).
 //
@@ -29,13 +29,13 @@ const sockProbeTimeout = 500 * time.Millisecond
 // In that case Listen dials the pipe: if our own agent answers it returns
 // an error wrapping ErrAgentRunning, otherwise the creation error.
 func Listen(path string, opts ListenOptions) (net.Listener, error) {
-	sddl, err := sockPipeSDDL()
+	sddl, err := pipeSDDL()
 	if err != nil {
 		return nil, err
 	}
 	l, err := winio.ListenPipe(path, &winio.PipeConfig{SecurityDescriptor: sddl})
 	if err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), sockProbeTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 		defer cancel()
 		if c, derr := Dial(ctx, path); derr == nil {
 			_ = c.Close()
@@ -43,7 +43,7 @@ func Listen(path string, opts ListenOptions) (net.Listener, error) {
 		}
 		return nil, fmt.Errorf("creating named pipe %s: %w", path, err)
 	}
-	return trWrap(l, opts, nil), nil
+	return wrapDialErr(l, opts, nil), nil
 }
 
 // Dial connects to the named pipe at path once, honouring ctx's deadline.
@@ -57,7 +57,7 @@ func Dial(ctx context.Context, path string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := sockCheckPipeOwner(c, path); err != nil {
+	if err := checkPipeOwner(c, path); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -73,15 +73,15 @@ func IsNotRunning(err error) bool {
 		errors.Is(err, windows.ERROR_PATH_NOT_FOUND)
 }
 
-// trRetryable reports whether DialRetry should try again after err. A busy
+// retryable reports whether DialRetry should try again after err. A busy
 // pipe means the agent is up but has no free instance yet, which, like a
 // missing pipe during startup, resolves itself in milliseconds.
-func trRetryable(err error) bool {
+func retryable(err error) bool {
 	return IsNotRunning(err) || errors.Is(err, windows.ERROR_PIPE_BUSY)
 }
 
-// sockCurrentSID returns the SID of the user running this process.
-func sockCurrentSID() (*windows.SID, error) {
+// currentSID returns the SID of the user running this process.
+func currentSID() (*windows.SID, error) {
 	tu, err := windows.GetCurrentProcessToken().GetTokenUser()
 	if err != nil {
 		return nil, fmt.Errorf("looking up the current user's SID: %w", err)
@@ -89,13 +89,13 @@ func sockCurrentSID() (*windows.SID, error) {
 	return tu.User.Sid, nil
 }
 
-// sockPipeSDDL builds the pipe's security descriptor: owner is the current
+// pipeSDDL builds the pipe's security descriptor: owner is the current
 // user (set explicitly, because an elevated token's default owner is the
 // Administrators group, which would fail Dial's owner check), and a
 // protected DACL (no inherited entries) granting full access to the user
 // and SYSTEM only.
-func sockPipeSDDL() (string, error) {
-	sid, err := sockCurrentSID()
+func pipeSDDL() (string, error) {
+	sid, err := currentSID()
 	if err != nil {
 		return "", err
 	}
@@ -103,15 +103,15 @@ func sockPipeSDDL() (string, error) {
 	return "O:" + s + "D:P(A;;GA;;;" + s + ")(A;;GA;;;SY)", nil
 }
 
-// sockCheckPipeOwner verifies that the server end of c is owned by the
+// checkPipeOwner verifies that the server end of c is owned by the
 // current user. Opening the pipe with GENERIC_READ includes READ_CONTROL,
 // so the security descriptor is readable through the client handle.
-func sockCheckPipeOwner(c net.Conn, path string) error {
+func checkPipeOwner(c net.Conn, path string) error {
 	f, ok := c.(interface{ Fd() uintptr })
 	if !ok {
 		return fmt.Errorf("named pipe %s: unexpected connection type %T", path, c)
 	}
-	me, err := sockCurrentSID()
+	me, err := currentSID()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 //go:build unix && !linux && !darwin && !freebsd
 
-package ipc
+package transport
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 	"runtime"
 )
 
-// sockPeerCred is not implemented here: x/sys offers no typed peer
+// peerCred is not implemented here: x/sys offers no typed peer
 // credential call for this platform.
-func sockPeerCred(net.Conn) (PeerCred, error) {
+func peerCred(net.Conn) (PeerCred, error) {
 	return PeerCred{}, fmt.Errorf("peer credentials are not supported on %s", runtime.GOOS)
 }

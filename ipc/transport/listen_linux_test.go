@@ -1,4 +1,4 @@
-package ipc
+package transport
 
 import (
 	"context"
@@ -15,22 +15,22 @@ import (
 
 // Environment variables that turn TestTransportHelperProcess into a client.
 const (
-	sockHelperEnv     = "RACK_GATEWAY_IPC_TEST_HELPER"
-	sockHelperPathEnv = "RACK_GATEWAY_IPC_TEST_SOCKET"
-	sockNobody        = 65534
+	helperEnv     = "RACK_GATEWAY_IPC_TEST_HELPER"
+	helperPathEnv = "RACK_GATEWAY_IPC_TEST_SOCKET"
+	nobody        = 65534
 )
 
 // TestTransportHelperProcess is not a test: TestListenRejectsOtherUID
 // re-executes the test binary as uid 65534 to run it as a client that
 // dials the socket and reports what the server sent before closing.
 func TestTransportHelperProcess(t *testing.T) {
-	if os.Getenv(sockHelperEnv) != "dial" {
+	if os.Getenv(helperEnv) != "dial" {
 		t.Skip("helper process for TestListenRejectsOtherUID")
 	}
 	fmt.Printf("HELPER uid=%d\n", os.Getuid())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, os.Getenv(sockHelperPathEnv))
+	c, err := Dial(ctx, os.Getenv(helperPathEnv))
 	if err != nil {
 		fmt.Printf("HELPER dial error: %v\n", err)
 		os.Exit(2)
@@ -57,15 +57,15 @@ func TestListenRejectsOtherUID(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := sockTestDir(t)
+	dir := testDir(t)
 	rejected := make(chan PeerCred, 1)
-	l, path := sockTestListen(t, dir, ListenOptions{
+	l, path := testListen(t, dir, ListenOptions{
 		OnReject: func(c net.Conn, peer PeerCred) {
 			_, _ = io.WriteString(c, "not your agent\n")
 			rejected <- peer
 		},
 	})
-	acc := sockTestAcceptor(t, l)
+	acc := testAcceptor(t, l)
 
 	// Test-only relaxation so that nobody can reach the socket at all; a
 	// real agent's directory stays 0700, so this exercises the second line
@@ -79,21 +79,21 @@ func TestListenRejectsOtherUID(t *testing.T) {
 
 	// The test binary sits in a private go-build directory; give nobody a
 	// readable, executable copy.
-	binDir := sockTestDir(t)
+	binDir := testDir(t)
 	if err := os.Chmod(binDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(binDir, "ipc.test")
-	sockTestCopyFile(t, self, bin, 0o755)
+	testCopyFile(t, self, bin, 0o755)
 
 	cmd := exec.Command(setpriv,
-		fmt.Sprintf("--reuid=%d", sockNobody), fmt.Sprintf("--regid=%d", sockNobody), "--clear-groups",
+		fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody), "--clear-groups",
 		bin, "-test.run=^TestTransportHelperProcess$")
 	// Under -race the helper would otherwise sleep 1 s at exit
 	// (atexit_sleep_ms). The option is appended to any GORACE the user set,
 	// so their other options are kept.
 	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-	cmd.Env = append(os.Environ(), sockHelperEnv+"=dial", sockHelperPathEnv+"="+path, "GORACE="+gorace)
+	cmd.Env = append(os.Environ(), helperEnv+"=dial", helperPathEnv+"="+path, "GORACE="+gorace)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -116,7 +116,7 @@ func TestListenRejectsOtherUID(t *testing.T) {
 		t.Fatalf("helper: %v; output:\n%s", err, out.String())
 	}
 	// setpriv execs in place, so the helper's pid is the one we started.
-	if want := (PeerCred{UID: sockNobody, GID: sockNobody, PID: cmd.Process.Pid}); peer != want {
+	if want := (PeerCred{UID: nobody, GID: nobody, PID: cmd.Process.Pid}); peer != want {
 		t.Errorf("OnReject peer = %+v, want %+v", peer, want)
 	}
 	got := out.String()
@@ -137,14 +137,14 @@ func TestListenRejectsOtherUID(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sc := sockTestNextConn(t, acc)
+	sc := testNextConn(t, acc)
 	if sc.Peer.UID != os.Getuid() || sc.Peer.PID != os.Getpid() {
 		t.Errorf("accepted peer = %+v, want uid %d pid %d", sc.Peer, os.Getuid(), os.Getpid())
 	}
 }
 
-// sockTestCopyFile copies src to dst with mode perm.
-func sockTestCopyFile(t *testing.T, src, dst string, perm os.FileMode) {
+// testCopyFile copies src to dst with mode perm.
+func testCopyFile(t *testing.T, src, dst string, perm os.FileMode) {
 	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd
 
-package ipc
+package transport
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sockTestWantPID is the pid PeerCredOf should report for this process.
-func sockTestWantPID() int {
+// testWantPID is the pid PeerCredOf should report for this process.
+func testWantPID() int {
 	if runtime.GOOS == "freebsd" {
 		return 0 // not available, see peercred_freebsd.go
 	}
@@ -37,7 +37,7 @@ func TestPeerCredOfSocketpair(t *testing.T) {
 		if err != nil {
 			t.Fatalf("end %d: %v", i, err)
 		}
-		want := PeerCred{UID: os.Getuid(), GID: os.Getgid(), PID: sockTestWantPID()}
+		want := PeerCred{UID: os.Getuid(), GID: os.Getgid(), PID: testWantPID()}
 		if p != want {
 			t.Errorf("end %d: PeerCredOf = %+v, want %+v", i, p, want)
 		}
@@ -47,9 +47,9 @@ func TestPeerCredOfSocketpair(t *testing.T) {
 // The client end of a Dial'ed connection reports the server, which here is
 // also this process.
 func TestPeerCredOfDialedConn(t *testing.T) {
-	dir := sockTestDir(t)
-	l, path := sockTestListen(t, dir, ListenOptions{})
-	sockTestAcceptor(t, l)
+	dir := testDir(t)
+	l, path := testListen(t, dir, ListenOptions{})
+	testAcceptor(t, l)
 	c, err := Dial(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +59,8 @@ func TestPeerCredOfDialedConn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.UID != os.Getuid() || p.PID != sockTestWantPID() {
-		t.Errorf("PeerCredOf = %+v, want uid %d pid %d", p, os.Getuid(), sockTestWantPID())
+	if p.UID != os.Getuid() || p.PID != testWantPID() {
+		t.Errorf("PeerCredOf = %+v, want uid %d pid %d", p, os.Getuid(), testWantPID())
 	}
 }
 

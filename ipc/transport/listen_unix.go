@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd
 
-package ipc
+package transport
 
 import (
 	"errors"
@@ -16,22 +16,22 @@ import (
 )
 
 const (
-	// sockProbeTimeout bounds the liveness probe of an existing socket. A
+	// probeTimeout bounds the liveness probe of an existing socket. A
 	// live agent answers at once (the kernel completes connect() from the
 	// listen backlog), so this only matters for a wedged machine.
-	sockProbeTimeout = 500 * time.Millisecond
+	probeTimeout = 500 * time.Millisecond
 
-	// sockLockWait bounds how long Listen or Close waits for another
+	// lockWait bounds how long Listen or Close waits for another
 	// process's check-and-bind. That section takes at most about
-	// sockProbeTimeout, so waiting longer means something is stuck.
-	sockLockWait = 3 * time.Second
+	// probeTimeout, so waiting longer means something is stuck.
+	lockWait = 3 * time.Second
 
-	// sockLockSuffix names the lock file next to the socket.
-	sockLockSuffix = ".lock"
+	// lockSuffix names the lock file next to the socket.
+	lockSuffix = ".lock"
 
-	// sockMaxPath is the smallest sun_path size among supported systems
+	// maxPath is the smallest sun_path size among supported systems
 	// (104 on macOS and FreeBSD, 108 on Linux); used only for error hints.
-	sockMaxPath = 104
+	maxPath = 104
 )
 
 // Listen listens for agent clients on the Unix socket at path.
@@ -64,23 +64,23 @@ func Listen(path string, opts ListenOptions) (net.Listener, error) {
 	if path == "" {
 		return nil, errors.New("listen: empty socket path")
 	}
-	if err := sockEnsurePrivateDir(filepath.Dir(path)); err != nil {
+	if err := ensurePrivateDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
-	unlock, err := sockLock(path)
+	unlock, err := lockSocket(path)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 
-	if err := sockClearStale(path); err != nil {
+	if err := clearStale(path); err != nil {
 		return nil, err
 	}
 	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
-		if errors.Is(err, syscall.EINVAL) && len(path) >= sockMaxPath {
+		if errors.Is(err, syscall.EINVAL) && len(path) >= maxPath {
 			// bind's bare EINVAL is baffling; this is the usual cause.
-			return nil, fmt.Errorf("listening on %s: the path is %d bytes, longer than Unix sockets allow (about %d); use a shorter directory: %w", path, len(path), sockMaxPath, err)
+			return nil, fmt.Errorf("listening on %s: the path is %d bytes, longer than Unix sockets allow (about %d); use a shorter directory: %w", path, len(path), maxPath, err)
 		}
 		return nil, fmt.Errorf("listening on %s: %w", path, err)
 	}
@@ -99,12 +99,12 @@ func Listen(path string, opts ListenOptions) (net.Listener, error) {
 	if err != nil {
 		return fail(fmt.Errorf("listening on %s: %w", path, err))
 	}
-	return trWrap(ul, opts, func() error { return sockRemoveIfOurs(path, ours) }), nil
+	return wrapDialErr(ul, opts, func() error { return removeIfOurs(path, ours) }), nil
 }
 
-// sockClearStale makes path free for bind, or explains why it cannot be.
+// clearStale makes path free for bind, or explains why it cannot be.
 // The caller holds the lock, so no other agent changes path meanwhile.
-func sockClearStale(path string) error {
+func clearStale(path string) error {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -115,7 +115,7 @@ func sockClearStale(path string) error {
 	if fi.Mode().Type() != fs.ModeSocket {
 		return fmt.Errorf("%s exists and is not a socket (mode %v); refusing to replace it, move it away if it is not needed", path, fi.Mode())
 	}
-	c, err := net.DialTimeout("unix", path, sockProbeTimeout)
+	c, err := net.DialTimeout("unix", path, probeTimeout)
 	switch {
 	case err == nil:
 		_ = c.Close()
@@ -137,11 +137,11 @@ func sockClearStale(path string) error {
 	}
 }
 
-// sockRemoveIfOurs removes the socket at path if it is the file described
+// removeIfOurs removes the socket at path if it is the file described
 // by ours. Device+inode alone could match a recycled inode, so the
 // modification time (set at bind, nanosecond resolution) is compared too.
-func sockRemoveIfOurs(path string, ours fs.FileInfo) error {
-	unlock, err := sockLock(path)
+func removeIfOurs(path string, ours fs.FileInfo) error {
+	unlock, err := lockSocket(path)
 	if err != nil {
 		return err
 	}
@@ -162,11 +162,11 @@ func sockRemoveIfOurs(path string, ours fs.FileInfo) error {
 	return nil
 }
 
-// sockLock takes an exclusive flock on path+".lock" and returns the unlock
+// lockSocket takes an exclusive flock on path+".lock" and returns the unlock
 // function. It polls with LOCK_NB so a stuck holder produces an error
-// after sockLockWait instead of hanging the agent's startup forever.
-func sockLock(path string) (func(), error) {
-	name := path + sockLockSuffix
+// after lockWait instead of hanging the agent's startup forever.
+func lockSocket(path string) (func(), error) {
+	name := path + lockSuffix
 	// O_NOFOLLOW: the directory is ours, but refusing a symlink costs
 	// nothing and keeps us from ever creating files elsewhere.
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
@@ -184,7 +184,7 @@ func sockLock(path string) (func(), error) {
 		}
 		return err
 	}
-	deadline := time.Now().Add(sockLockWait)
+	deadline := time.Now().Add(lockWait)
 	for {
 		err := flock(unix.LOCK_EX | unix.LOCK_NB)
 		if err == nil {
@@ -196,7 +196,7 @@ func sockLock(path string) (func(), error) {
 		}
 		if time.Now().After(deadline) {
 			_ = f.Close()
-			return nil, fmt.Errorf("locking %s: still held by another process after %v", name, sockLockWait)
+			return nil, fmt.Errorf("locking %s: still held by another process after %v", name, lockWait)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -1,4 +1,4 @@
-package ipc
+package transport
 
 import (
 	"fmt"
@@ -19,11 +19,11 @@ func PeerCredOf(c net.Conn) (PeerCred, error) {
 	if pc, ok := c.(*Conn); ok {
 		return pc.Peer, nil
 	}
-	return sockPeerCred(c)
+	return peerCred(c)
 }
 
-// sockRawConn returns the raw descriptor access of c.
-func sockRawConn(c net.Conn) (syscall.RawConn, error) {
+// rawConnOf returns the raw descriptor access of c.
+func rawConnOf(c net.Conn) (syscall.RawConn, error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return nil, fmt.Errorf("peer credentials: %T has no file descriptor", c)

@@ -1,4 +1,4 @@
-package ipc
+package transport
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// sockAppName names the runtime directory and the pipe.
-const sockAppName = "rack-gateway"
+// appName names the runtime directory and the pipe.
+const appName = "rack-gateway"
 
 // RuntimeDir returns the per-user directory that holds the agent's status
 // file, creating it if needed: %LocalAppData%\rack-gateway. Windows has no
@@ -20,7 +20,7 @@ func RuntimeDir() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("locating the runtime directory: %w", err)
 	}
-	dir := filepath.Join(base, sockAppName)
+	dir := filepath.Join(base, appName)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating runtime directory %s: %w", dir, err)
 	}
@@ -36,13 +36,13 @@ func SocketPath() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("looking up the current user: %w", err)
 	}
-	return `\\.\pipe\` + sockAppName + "-" + sockPipeUserPart(u.Username), nil
+	return `\\.\pipe\` + appName + "-" + pipeUserPart(u.Username), nil
 }
 
-// sockPipeUserPart turns "DOMAIN\user" into "user" and replaces characters
+// pipeUserPart turns "DOMAIN\user" into "user" and replaces characters
 // that are awkward in a pipe name (a backslash would start a new path
 // component).
-func sockPipeUserPart(name string) string {
+func pipeUserPart(name string) string {
 	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
 		name = name[i+1:]
 	}
