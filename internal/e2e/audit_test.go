@@ -44,6 +44,7 @@ func (e *env) auditLines(t *testing.T) ([]auditLine, string) {
 }
 
 func TestAuditLogRecordsCommandsWithoutSecrets(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	code := totpCodes.next(t, sb, admin)
 	tok := e.storedToken("prod")

@@ -79,6 +79,7 @@ func bldNames(files map[string][]byte) []string {
 const bldSteps = "Packaging source... OK\nUploading source... OK\nStarting build... OK\n"
 
 func TestBuildDockerignore(t *testing.T) {
+	t.Parallel()
 	e, _ := convoxEnv(t, admin)
 	dir := t.TempDir()
 	bldWrite(t, dir, map[string]string{
@@ -122,6 +123,7 @@ func TestBuildDockerignore(t *testing.T) {
 }
 
 func TestBuildDeployPromotes(t *testing.T) {
+	t.Parallel()
 	e, _ := convoxEnv(t, admin)
 	parent := t.TempDir()
 	bldWrite(t, parent, map[string]string{"site/Dockerfile": "FROM scratch\n", "site/index.html": "hi\n"})
@@ -148,6 +150,7 @@ func TestBuildDeployPromotes(t *testing.T) {
 }
 
 func TestBuildLargeUpload(t *testing.T) {
+	t.Parallel()
 	e, _ := convoxEnv(t, admin)
 	dir := t.TempDir()
 	big := make([]byte, 2<<20)
@@ -176,6 +179,7 @@ func TestBuildLargeUpload(t *testing.T) {
 // TestBuildProgressOnlyOnTerminal: a person at a terminal sees a bar; a
 // log (stderr not a terminal) gets the same plain lines, no bar.
 func TestBuildProgressOnlyOnTerminal(t *testing.T) {
+	t.Parallel()
 	e, _ := convoxEnv(t, admin)
 	dir := t.TempDir()
 	bldWrite(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
@@ -200,6 +204,7 @@ func TestBuildProgressOnlyOnTerminal(t *testing.T) {
 }
 
 func TestBuildMissingManifest(t *testing.T) {
+	t.Parallel()
 	e, sb := convoxEnv(t, admin)
 	dir := t.TempDir()
 	bldWrite(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
@@ -224,6 +229,7 @@ func TestBuildMissingManifest(t *testing.T) {
 // gets an approval for a commit, deploys that commit once, and cannot
 // deploy it again.
 func TestBuildCIDeployWithApproval(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t)
 	adm := newEnv(t)
 	adm.sb = sb
@@ -304,11 +310,16 @@ func TestBuildCIDeployWithApproval(t *testing.T) {
 // refused for lack of MFA; the prompt starts on its own line, and a
 // --mfa-code is spent once for all of the build's step-up requests.
 func TestBuildStepUpOnItsOwnLine(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	dir := t.TempDir()
 	bldWrite(t, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
 
-	e.stopAgent() // so the agent, too, knows the window is closed
+	// A new agent knows nothing of the window: the build request goes
+	// without a proof, and its refusal brings the prompt. stopAgent
+	// returns once the old agent is gone, so the build cannot reach an
+	// agent that is still shutting down.
+	e.stopAgent()
 	p := e.startPTY("build needing step-up", "build", dir, "-a", "demo")
 	p.waitText("Enter TOTP code:", 10*time.Second)
 	if out := p.Output(); !strings.Contains(out, "Starting build... \r\nStep-up MFA required for this operation.\r\n") {

@@ -55,6 +55,7 @@ func matches(t *testing.T, what, s, pattern string) {
 }
 
 func TestConvoxListings(t *testing.T) {
+	t.Parallel()
 	e, _ := convoxEnv(t, admin)
 
 	r := e.mustRun("apps")
@@ -132,6 +133,7 @@ func TestConvoxListings(t *testing.T) {
 }
 
 func TestConvoxAppResolution(t *testing.T) {
+	t.Parallel()
 	e, _ := convoxEnv(t, admin)
 	// .convox/app in a parent directory names the app.
 	dir := filepath.Join(e.root, "proj")
@@ -168,6 +170,7 @@ func TestConvoxAppResolution(t *testing.T) {
 }
 
 func TestConvoxEnvEditAndPromote(t *testing.T) {
+	t.Parallel()
 	e, _ := convoxEnv(t, admin)
 
 	r := e.mustRun("env", "set", "FOO=baz", "NEW_ONE=1", "-a", "demo", "--promote")
@@ -211,6 +214,7 @@ func TestConvoxEnvEditAndPromote(t *testing.T) {
 }
 
 func TestConvoxServicesAndProcesses(t *testing.T) {
+	t.Parallel()
 	e, sb := convoxEnv(t, admin)
 
 	r := e.mustRun("restart", "-a", "demo")
@@ -257,6 +261,7 @@ func TestConvoxServicesAndProcesses(t *testing.T) {
 }
 
 func TestConvoxRoles(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t)
 	viewer := convoxUser(t, sb, "viewer@example.com")
 	deployer := convoxUser(t, sb, "deployer@example.com")
@@ -291,6 +296,7 @@ func TestConvoxRoles(t *testing.T) {
 }
 
 func TestConvoxWritesAskForMFA(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 
 	// A write with a closed window prompts once in the terminal.
@@ -340,6 +346,7 @@ func TestConvoxWritesAskForMFA(t *testing.T) {
 }
 
 func TestConvoxBadInput(t *testing.T) {
+	t.Parallel()
 	e, _ := convoxEnv(t, admin)
 	fails(t, e.run("env", "set", "FOO", "-a", "demo"), 2, `Error: invalid argument "FOO": expected KEY=VALUE`, "Usage: rack-gateway env set")
 	fails(t, e.run("env", "set", "OK=1", "=v", "-a", "demo"), 2, `Error: invalid argument "=v": expected KEY=VALUE`)
@@ -363,6 +370,7 @@ func TestConvoxBadInput(t *testing.T) {
 // even though "Restarting web... " is open. A write made of several
 // requests prompts once, and no step line is completed twice.
 func TestConvoxPromptStartsOnItsOwnLine(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	e.stopAgent()
 	p := e.startPTY("restart", "restart", "-a", "demo")

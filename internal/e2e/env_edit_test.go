@@ -57,6 +57,7 @@ func edtReleaseCount(t *testing.T, e *env) int {
 }
 
 func TestEnvEditSavesTheEditedEnv(t *testing.T) {
+	t.Parallel()
 	e, sb := convoxEnv(t, admin)
 	e.set("VISUAL", "") // the machine's own editor must not run
 	// A command with an argument, as in "code --wait": sh runs the script.
@@ -134,6 +135,7 @@ func TestEnvEditSavesTheEditedEnv(t *testing.T) {
 }
 
 func TestEnvEditNoChangesAndBadInput(t *testing.T) {
+	t.Parallel()
 	e, _ := convoxEnv(t, admin)
 	e.set("VISUAL", "")
 	before := edtReleaseCount(t, e)

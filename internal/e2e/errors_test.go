@@ -16,6 +16,7 @@ import (
 )
 
 func TestBadInputGetsClearErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cases := []struct {
 		name string
@@ -42,9 +43,6 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 				t.Errorf("exit %d, want %d\n%s", r.Code, c.code, r)
 			}
 			contains(t, "stderr", r.Err, append([]string{"Error: "}, c.want...)...)
-			if r.Took > 10*time.Second {
-				t.Errorf("took %s", r.Took)
-			}
 		})
 	}
 	r := e.mustRun("--help")
@@ -61,14 +59,15 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 }
 
 func TestGatewayFailuresAreNamed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// A port with nothing listening: connection refused.
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
 	r := e.run("login", "dead", dead, "--no-open")
-	if r.Code == 0 || r.Took > 5*time.Second {
-		t.Errorf("refused connection: exit %d after %s", r.Code, r.Took)
+	if r.Code == 0 {
+		t.Errorf("refused connection: %s", r)
 	}
 	contains(t, "refused", r.Err, "cannot reach the gateway at "+dead, "connection refused")
 
@@ -94,10 +93,14 @@ func TestGatewayFailuresAreNamed(t *testing.T) {
 	}
 	contains(t, "invalid JSON", r.Err, "unexpected response", "is this a rack-gateway URL?")
 
-	// A gateway that accepts but never answers is bounded too (the test
-	// deadline is 30 s; the client gives up on its own before that).
+	// A gateway that accepts but never answers: Ctrl-C ends the wait.
 	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 		select {
 		case <-r.Context().Done():
 		case <-release:
@@ -105,35 +108,49 @@ func TestGatewayFailuresAreNamed(t *testing.T) {
 	}))
 	defer hang.Close()
 	defer close(release)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c := e.cmd(ctx, "login", "hang", hang.URL, "--no-open")
-	c.Cancel = func() error { return c.Process.Signal(os.Interrupt) }
-	r = e.runCmd(c)
+	_, errb, wait := e.start(c)
+	select {
+	case <-arrived:
+	case <-ctx.Done():
+		t.Fatal("the login never reached the hanging gateway")
+	}
+	// The request can reach the gateway before the CLI has set up its
+	// Ctrl-C handling (it sends the invocation first); the first line it
+	// relays shows that it has.
+	waitFor(t, "the CLI to relay the login's first line", 10*time.Second, func() bool {
+		return strings.Contains(errb.String(), "Starting login for rack: hang")
+	})
+	if err := c.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	r = wait()
 	if r.Code != ipc.ExitInterrupted {
 		t.Errorf("Ctrl-C during a hung request: %s", r)
 	}
 }
 
+// Ctrl-C while the agent polls for the browser ends the login there. If
+// the agent went on polling, the command would run into its deadline and
+// be killed, which the exit status tells apart.
 func TestCtrlCCancelsLoginInTheAgent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c := e.cmd(ctx, "login", "prod", sandboxURL, "--no-open", "--auth-file", e.root+"/auth")
-	done := make(chan result, 1)
-	go func() { done <- e.runCmd(c) }()
-	waitAuthURL(t, e.root+"/auth", 10*time.Second)
-	time.Sleep(300 * time.Millisecond) // let it reach the polling loop
-	start := time.Now()
+	_, errb, wait := e.start(c)
+	// The waiting line comes after the first poll: the agent is in the
+	// polling loop.
+	waitFor(t, "the login to poll", 10*time.Second, func() bool { return strings.Contains(errb.String(), "Waiting for login") })
 	if err := c.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	r := <-done
+	r := wait()
 	if r.Code != ipc.ExitInterrupted {
 		t.Fatalf("want exit %d: %s", ipc.ExitInterrupted, r)
-	}
-	if time.Since(start) > 3*time.Second {
-		t.Errorf("cancel took %s", time.Since(start))
 	}
 	contains(t, "stderr", r.Err, "login cancelled")
 	// The agent logged the cancellation and nothing was stored.

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,17 +24,33 @@ import (
 	"time"
 )
 
+// Every test runs in parallel with the others. What they share is set
+// once, before any test runs: binDir, sandboxURL, shared and totp. The
+// shared sandbox is only for what no test changes (logins of the seeded
+// users, reads); a test that turns a knob, spends codes or counts requests
+// starts its own (newSandbox). Everything else lives in the test's env and
+// sandbox values, and totpCodes has a mutex.
 var (
-	binDir     string                // built binaries
-	sandboxURL string                // the package's shared sandbox
-	totp       = map[string]string{} // email → base32 secret (same in every sandbox)
+	binDir     string            // built binaries
+	sandboxURL string            // the package's shared sandbox
+	shared     *sandbox          // the same, for envs that do not get a private one
+	totp       map[string]string // email → base32 secret (same in every sandbox)
 )
 
 // sandbox is one running rack-gateway-sandbox process.
 type sandbox struct {
 	URL  string
-	stop func()
+	cmd  *exec.Cmd
+	totp map[string]string // the seeded users' TOTP secrets it printed
 }
+
+// stop ends the sandbox the way a person would, with SIGTERM.
+func (sb *sandbox) stop() { _ = sb.cmd.Process.Signal(syscall.SIGTERM); _ = sb.cmd.Wait() }
+
+// kill ends the sandbox at once. A test's own sandbox keeps nothing worth
+// a graceful stop (its state is in memory), and a graceful stop waits up
+// to 5 s for requests a fault is still holding.
+func (sb *sandbox) kill() { _ = sb.cmd.Process.Kill(); _ = sb.cmd.Wait() }
 
 func TestMain(m *testing.M) {
 	if os.Getenv("E2E_HELPER") != "" {
@@ -41,6 +60,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	defaultParallel()
 	dir, err := os.MkdirTemp("", "rg-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -60,8 +81,20 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer sb.stop()
-	sandboxURL = sb.URL
+	sandboxURL, shared, totp = sb.URL, sb, sb.totp
 	return m.Run()
+}
+
+// defaultParallel raises -test.parallel, unless it was given, from
+// GOMAXPROCS to 4 per core. The tests spend most of their time waiting on
+// other processes (the agent's 1 s login poll, a sandbox, a terminal), not
+// on a CPU, so GOMAXPROCS tests at a time leave a 2-core machine idle.
+func defaultParallel() {
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
+	}
 }
 
 func buildAll(dir string) error {
@@ -101,8 +134,7 @@ func startSandbox(extra ...string) (*sandbox, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	stop := func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }
-	sb := &sandbox{stop: stop}
+	sb := &sandbox{cmd: cmd, totp: map[string]string{}}
 	sc := bufio.NewScanner(out)
 	deadline := time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
 	defer deadline.Stop()
@@ -113,14 +145,14 @@ func startSandbox(extra ...string) (*sandbox, error) {
 			continue
 		}
 		if f := strings.Fields(line); len(f) == 3 && f[0] == "totp" {
-			totp[f[1]] = f[2]
+			sb.totp[f[1]] = f[2]
 			if f[1] == "viewer@example.com" {
 				go func() { _, _ = io.Copy(io.Discard, out) }()
 				return sb, nil
 			}
 		}
 	}
-	stop()
+	sb.stop()
 	return nil, fmt.Errorf("sandbox did not print its url and users")
 }
 
@@ -133,7 +165,7 @@ func newSandbox(t testing.TB, extra ...string) *sandbox {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(sb.stop)
+	t.Cleanup(sb.kill)
 	return sb
 }
 
@@ -155,14 +187,19 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, root: root, sb: &sandbox{URL: sandboxURL},
+	e := &env{t: t, root: root, sb: shared,
 		Runtime: filepath.Join(root, "run"), State: filepath.Join(root, "state"), Config: filepath.Join(root, "config")}
-	for _, d := range []string{e.Runtime, e.State} {
+	home := filepath.Join(root, "home")
+	for _, d := range []string{e.Runtime, e.State, home} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.vars = map[string]string{
+		// Nothing a test runs may touch the real home directory: tests
+		// run side by side, and a user service installed there would be
+		// found by every other test's CLI.
+		"HOME":                      home,
 		"XDG_RUNTIME_DIR":           e.Runtime,
 		"XDG_STATE_HOME":            e.State,
 		"GATEWAY_CLI_CONFIG_DIR":    e.Config,
@@ -234,6 +271,28 @@ func (e *env) run(args ...string) result {
 	return e.runCmd(e.cmd(ctx, args...))
 }
 
+// start starts c with its output kept where the test can read it while c
+// runs; wait waits for c and returns the result.
+func (e *env) start(c *exec.Cmd) (out, errb *lockedBuffer, wait func() result) {
+	e.t.Helper()
+	out, errb = &lockedBuffer{}, &lockedBuffer{}
+	c.Stdout, c.Stderr = out, errb
+	start := time.Now()
+	if err := c.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	return out, errb, func() result {
+		err := c.Wait()
+		r := result{Out: out.String(), Err: errb.String(), Took: time.Since(start)}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.Code = ee.ExitCode()
+		} else if err != nil {
+			e.t.Errorf("run %v: %v", c.Args, err)
+		}
+		return r
+	}
+}
+
 func (e *env) runCmd(c *exec.Cmd) result {
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
@@ -282,19 +341,21 @@ func (e *env) login(rack, email string) result {
 
 func waitAuthURL(t testing.TB, path string, wait time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		if data, err := os.ReadFile(path); err == nil {
-			for _, line := range strings.Split(string(data), "\n") {
-				if u, ok := strings.CutPrefix(line, "AUTH_URL="); ok && u != "" {
-					return u
-				}
+	var u string
+	waitFor(t, "AUTH_URL in "+path, wait, func() bool {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "AUTH_URL="); ok && v != "" {
+				u = v
+				return true
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no AUTH_URL in %s after %s", path, wait)
-	return ""
+		return false
+	})
+	return u
 }
 
 // browse fetches a URL following redirects, like a browser.
@@ -324,15 +385,24 @@ func (e *env) agentPID() int {
 	return pid
 }
 
-// stopAgent stops this environment's agent without starting one.
+// stopAgent stops this environment's agent without starting one, and
+// waits until its process is gone: a test leaves nothing running, and a
+// test that restarts the agent gets a new one, not one still shutting down.
 func (e *env) stopAgent() {
 	if _, err := os.Stat(e.socket()); err != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c := e.cmd(ctx, "agent", "stop")
-	_ = c.Run()
+	out, _ := e.cmd(ctx, "agent", "stop").Output()
+	m := regexp.MustCompile(`Agent stopped \(pid (\d+)\)`).FindSubmatch(out)
+	if m == nil {
+		return
+	}
+	pid, _ := strconv.Atoi(string(m[1]))
+	if !poll(10*time.Second, func() bool { return !pidAlive(pid) }) {
+		e.t.Errorf("agent pid %d still running 10 s after 'agent stop'", pid)
+	}
 }
 
 func pidAlive(pid int) bool {
@@ -351,16 +421,32 @@ func pidAlive(pid int) bool {
 	return len(f) > 2 && f[2] != "Z"
 }
 
+// poll checks cond every 10 ms until it holds or wait has passed, and
+// reports whether it held. Tests wait for a condition, never for a fixed
+// time: every wait in the package goes through here.
+func poll(wait time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if cond() {
+			return true
+		}
+		select {
+		case <-deadline.C:
+			return cond()
+		case <-tick.C:
+		}
+	}
+}
+
+// waitFor polls cond and fails the test if it does not hold within wait.
 func waitFor(t testing.TB, what string, wait time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll(wait, cond) {
+		t.Fatalf("timed out after %s waiting for %s", wait, what)
 	}
-	t.Fatalf("timed out after %s waiting for %s", wait, what)
 }
 
 func contains(t testing.TB, what, s string, want ...string) {

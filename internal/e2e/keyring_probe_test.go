@@ -62,15 +62,14 @@ func killMarked(t *testing.T, mark string) {
 		_ = syscall.Kill(pid, syscall.SIGCONT)
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for len(procs) > 0 && time.Now().Before(deadline) {
+	poll(3*time.Second, func() bool {
 		for pid := range procs {
 			if !pidAlive(pid) {
 				delete(procs, pid)
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(procs) == 0
+	})
 	for pid, p := range procs {
 		t.Logf("killing %s (pid %d), still running after SIGTERM", p.Name, pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)

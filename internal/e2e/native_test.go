@@ -43,6 +43,7 @@ func natFail(t *testing.T, r result, wantErr string) {
 }
 
 func TestNativeAPITokenLifecycle(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t)
 	e := newEnv(t)
 	e.sb = sb
@@ -121,6 +122,7 @@ func TestNativeAPITokenLifecycle(t *testing.T) {
 // token; CI, holding only that token, asks for approval and waits; the
 // admin approves with a code; CI sees it approved.
 func TestNativeCIDeployApprovalFlow(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t)
 	adm := newEnv(t)
 	adm.sb = sb
@@ -234,6 +236,7 @@ func TestNativeCIDeployApprovalFlow(t *testing.T) {
 // TestNativeRolesAndErrors checks that each role meets the server's own
 // refusal, shown in the server's words.
 func TestNativeRolesAndErrors(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t)
 	viewer := newEnv(t)
 	viewer.sb = sb
@@ -260,6 +263,7 @@ func TestNativeRolesAndErrors(t *testing.T) {
 }
 
 func TestNativeCompletionAndWeb(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.mustRun("completion", "bash")
 	contains(t, "completion bash", r.Out, "complete -o default -F _rack_gateway rack-gateway", "login", "api-token", "deploy-approval", "--mfa-code")

@@ -102,14 +102,9 @@ func (p *ptyTerm) has(s string) bool { return strings.Contains(p.Output(), s) }
 
 func (p *ptyTerm) waitText(s string, d time.Duration) {
 	p.t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if p.has(s) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !poll(d, func() bool { return p.has(s) }) {
+		p.t.Fatalf("%s: no %q after %s; screen:\n%s", p.name, s, d, p.Output())
 	}
-	p.t.Fatalf("%s: no %q after %s; screen:\n%s", p.name, s, d, p.Output())
 }
 
 // echoOff reports whether the terminal is reading a secret. It asks the
@@ -124,15 +119,17 @@ func (p *ptyTerm) echoOff() bool {
 // typing earlier races the terminal mode) and types s and Enter.
 func (p *ptyTerm) typeSecret(s string) {
 	p.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !p.echoOff() {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: echo never went off; screen:\n%s", p.name, p.Output())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	p.waitEchoOff()
 	if _, err := io.WriteString(p.ptm, s+"\r"); err != nil {
 		p.t.Fatal(err)
+	}
+}
+
+// waitEchoOff waits until the terminal reads a secret.
+func (p *ptyTerm) waitEchoOff() {
+	p.t.Helper()
+	if !poll(10*time.Second, p.echoOff) {
+		p.t.Fatalf("%s: echo never went off; screen:\n%s", p.name, p.Output())
 	}
 }
 
@@ -154,41 +151,58 @@ func (p *ptyTerm) wait(d time.Duration) int {
 	}
 }
 
-// codes hands out TOTP codes for distinct time steps: the server accepts
-// the previous, current and next step, and consumes each step once per
-// user, so a test may use up to three codes per 30 s.
+// codes hands out MFA codes a sandbox accepts, each once. A sandbox
+// accepts a TOTP code for the previous, current and next 30 s step, and
+// each step once per user; codes hands out only the current and the next
+// step, because a code for the previous one stops working at the next
+// step boundary, which a busy machine can cross before the code is
+// checked. Once a user's two steps are used, it hands out backup codes
+// (natBackupCode), from the last down to the seventh: tests that pick
+// backup codes themselves take them from the first up, so both never
+// meet. It never waits for a new step: six codes are more than the
+// sandbox's 5 verifications per user in 5 minutes allow anyway.
 type codes struct {
-	mu   sync.Mutex
-	used map[string]map[int64]bool
+	mu     sync.Mutex
+	used   map[*sandbox]map[string]map[int64]bool // TOTP steps handed out
+	backup map[*sandbox]map[string]int            // backup codes handed out
 }
 
-var totpCodes = &codes{used: map[string]map[int64]bool{}}
+var totpCodes = &codes{used: map[*sandbox]map[string]map[int64]bool{}, backup: map[*sandbox]map[string]int{}}
+
+// codesBackupReserve is how many backup codes codes may hand out per user,
+// from natBackupCode(email, 9) down: 0 to 5 are for tests that name them.
+const codesBackupReserve = 4
 
 func (c *codes) next(t testing.TB, sb *sandbox, email string) string {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	key := sb.URL + email
-	if c.used[key] == nil {
-		c.used[key] = map[int64]bool{}
+	if c.used[sb] == nil {
+		c.used[sb], c.backup[sb] = map[string]map[int64]bool{}, map[string]int{}
 	}
-	for {
-		now := time.Now().Unix() / 30
-		for _, step := range []int64{now, now + 1, now - 1} {
-			if c.used[key][step] {
-				continue
-			}
-			c.used[key][step] = true
-			code, err := totplib.GenerateCodeCustom(totp[email], time.Unix(step*30+15, 0), totplib.ValidateOpts{
-				Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Skew: 1,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return code
+	if c.used[sb][email] == nil {
+		c.used[sb][email] = map[int64]bool{}
+	}
+	now := time.Now().Unix() / 30
+	for _, step := range []int64{now, now + 1} {
+		if c.used[sb][email][step] {
+			continue
 		}
-		time.Sleep(time.Second)
+		c.used[sb][email][step] = true
+		code, err := totplib.GenerateCodeCustom(totp[email], time.Unix(step*30+15, 0), totplib.ValidateOpts{
+			Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Skew: 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
 	}
+	n := c.backup[sb][email]
+	if n == codesBackupReserve {
+		t.Fatalf("%s needs more than %d MFA codes on one sandbox: the sandbox would refuse them (5 in 5 minutes)", email, 2+codesBackupReserve)
+	}
+	c.backup[sb][email] = n + 1
+	return natBackupCode(email, 9-n)
 }
 
 // sandboxJSON calls a /_sandbox/ knob.

@@ -25,6 +25,7 @@ func allCmdlines(t *testing.T) string {
 }
 
 func TestTokenNeverInConfigLogOrArgv(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.login("prod", "admin@example.com")
 	e.mustRun("test-auth")
@@ -59,6 +60,7 @@ func TestTokenNeverInConfigLogOrArgv(t *testing.T) {
 // An upstream config.json with a token in it: the agent moves the token into
 // the store at start, says so once, and the session keeps working.
 func TestUpstreamTokenMigratesOnce(t *testing.T) {
+	t.Parallel()
 	src := newEnv(t)
 	src.login("prod", "admin@example.com")
 	tok := src.storedToken("prod")
@@ -94,6 +96,7 @@ func TestUpstreamTokenMigratesOnce(t *testing.T) {
 // With a real Secret Service (CI runs this under dbus-run-session with an
 // unlocked gnome-keyring), tokens go to the keyring and nowhere on disk.
 func TestKeyringHoldsTheToken(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("RACK_GATEWAY_KEYRING_TEST") != "1" {
 		t.Skip("set RACK_GATEWAY_KEYRING_TEST=1 inside .ci/keyring-session.sh to test against a real gnome-keyring")
 	}
@@ -116,6 +119,7 @@ func TestKeyringHoldsTheToken(t *testing.T) {
 }
 
 func TestNoAgentAndAPITokenRunInProcess(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.login("prod", "admin@example.com")
 	e.stopAgent()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ func mfaEnv(t *testing.T, extra ...string) (*env, *sandbox) {
 }
 
 func TestStepUpPromptsOnceThenRidesTheWindow(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	p := e.startPTY("term1", stepUpCmd...)
 	p.waitText("Step-up MFA required for this operation.", 10*time.Second)
@@ -66,6 +68,7 @@ func TestStepUpPromptsOnceThenRidesTheWindow(t *testing.T) {
 }
 
 func TestEightTerminalsShareOnePrompt(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	eightTerminals(t, e, sb)
 }
@@ -114,15 +117,14 @@ func eightTerminals(t *testing.T, e *env, sb *sandbox) {
 }
 
 func TestCancelledPromptHandsOver(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	e.mustRun("racks")
 	a := e.startPTY("first", stepUpCmd...)
 	a.waitText("Enter TOTP code:", 10*time.Second)
 	b := e.startPTY("second", stepUpCmd...)
 	b.waitText("Waiting for MFA verification in another terminal", 10*time.Second)
-	for !a.echoOff() {
-		time.Sleep(5 * time.Millisecond)
-	}
+	a.waitEchoOff()
 	a.interrupt()
 	if code := a.wait(10 * time.Second); code != ipc.ExitInterrupted {
 		t.Errorf("cancelled terminal exit %d:\n%s", code, a.Output())
@@ -138,6 +140,7 @@ func TestCancelledPromptHandsOver(t *testing.T) {
 }
 
 func TestAlwaysNeedsAProofEachTime(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	for i := 1; i <= 2; i++ {
 		create := []string{"api", "-X", "POST", "/api/v1/api-tokens", "-d", fmt.Sprintf(`{"name":"ci-%d","permissions":["convox:app:list"]}`, i)}
@@ -158,6 +161,7 @@ func TestAlwaysNeedsAProofEachTime(t *testing.T) {
 }
 
 func TestNonInteractiveFailsFastWithRemedies(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	before := sb.requests(t)["POST /api/v1/auth/mfa/verify"]
 	r := e.run(stepUpCmd...)
@@ -185,18 +189,17 @@ func TestNonInteractiveFailsFastWithRemedies(t *testing.T) {
 }
 
 func TestLockoutGuardStopsBeforeTheFifthFailure(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	p := e.startPTY("guard", stepUpCmd...)
 	for i := 0; i < 4; i++ {
 		p.waitText("Enter TOTP code:", 10*time.Second)
 		want := i + 1
 		p.typeSecret(fmt.Sprintf("00000%d", i))
-		deadline := time.Now().Add(10 * time.Second)
-		for strings.Count(p.Output(), "Invalid code") < want && !strings.Contains(p.Output(), "Nothing was sent") {
-			if time.Now().After(deadline) {
-				t.Fatalf("no answer to wrong code %d:\n%s", want, p.Output())
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !poll(10*time.Second, func() bool {
+			return strings.Count(p.Output(), "Invalid code") >= want || strings.Contains(p.Output(), "Nothing was sent")
+		}) {
+			t.Fatalf("no answer to wrong code %d:\n%s", want, p.Output())
 		}
 	}
 	if code := p.wait(10 * time.Second); code == 0 {
@@ -213,15 +216,25 @@ func TestLockoutGuardStopsBeforeTheFifthFailure(t *testing.T) {
 	_ = sb
 }
 
+// A window that ran out on both sides, the server's and the agent's: the
+// next step-up action prompts again and sends a new code. The server's
+// window is closed with the sandbox's knob, as if its length had passed;
+// the agent's runs out on its own clock, which a 2 s window makes quick
+// (and which the test polls for: the agent has no knob).
 func TestExpiredWindowIsReopenedWithANewCode(t *testing.T) {
-	e, sb := mfaEnv(t, "--step-up-window", "12s")
+	t.Parallel()
+	e, sb := mfaEnv(t, "--step-up-window", "2s")
 	p := e.startPTY("open", stepUpCmd...)
 	p.waitText("Enter TOTP code:", 10*time.Second)
 	p.typeSecret(totpCodes.next(t, sb, admin))
 	if code := p.wait(10 * time.Second); code != 0 {
 		t.Fatalf("exit %d\n%s", code, p.Output())
 	}
-	time.Sleep(13 * time.Second) // the server's window closes
+	sb.expireStepUp(t, admin)
+	waitFor(t, "the agent to see its window expire", 10*time.Second, func() bool {
+		st, err := e.client().Status(context.Background())
+		return err == nil && len(st.Racks) == 1 && !st.Racks[0].Window.Active
+	})
 	q := e.startPTY("reopen", stepUpCmd...)
 	q.waitText("Enter TOTP code:", 10*time.Second)
 	q.typeSecret(totpCodes.next(t, sb, admin))
@@ -236,21 +249,20 @@ func TestExpiredWindowIsReopenedWithANewCode(t *testing.T) {
 // waitOnePrompt waits until one terminal prompts and returns it.
 func waitOnePrompt(t *testing.T, terms []*ptyTerm, d time.Duration) *ptyTerm {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		var found []*ptyTerm
+	var found []*ptyTerm
+	if poll(d, func() bool {
+		found = found[:0]
 		for _, p := range terms {
 			if p.has("Enter TOTP code:") {
 				found = append(found, p)
 			}
 		}
+		return len(found) > 0
+	}) {
 		if len(found) > 1 {
 			t.Fatalf("%d terminals prompted", len(found))
 		}
-		if len(found) == 1 {
-			return found[0]
-		}
-		time.Sleep(10 * time.Millisecond)
+		return found[0]
 	}
 	var b strings.Builder
 	for _, p := range terms {
@@ -263,6 +275,7 @@ func waitOnePrompt(t *testing.T, terms []*ptyTerm, d time.Duration) *ptyTerm {
 var _ sync.Mutex
 
 func TestLoginMFAInTheTerminal(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t)
 	e := newEnv(t)
 	e.sb = sb
@@ -287,6 +300,7 @@ func TestLoginMFAInTheTerminal(t *testing.T) {
 // admin shortened it, or it ran out mid-command): the 401 carrying
 // X-MFA-Required makes the agent step up once, with a new code, and retry.
 func TestServerClosedWindowTriggersOneStepUpAndRetry(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	p := e.startPTY("open", stepUpCmd...)
 	p.waitText("Enter TOTP code:", 10*time.Second)
@@ -313,6 +327,7 @@ func TestServerClosedWindowTriggersOneStepUpAndRetry(t *testing.T) {
 // test-auth mfa is a preflight: it prints the MFA block from the status,
 // needs no terminal and sends no code; test-auth totp runs a verification.
 func TestTestAuthMFAIsAPreflight(t *testing.T) {
+	t.Parallel()
 	e, sb := mfaEnv(t)
 	e.mustRun(append(stepUpCmd, "--mfa-code", totpCodes.next(t, sb, admin))...) // an active window
 	before := sb.requests(t)["POST /api/v1/auth/mfa/verify"]

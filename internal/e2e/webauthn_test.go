@@ -34,6 +34,7 @@ func softKey(t *testing.T, e *env, sb *sandbox, email string, enroll bool) {
 }
 
 func TestWebAuthnThroughTheAgent(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t)
 	e := newEnv(t)
 	e.sb = sb
@@ -56,6 +57,7 @@ func TestWebAuthnThroughTheAgent(t *testing.T) {
 }
 
 func TestFailingAuthenticatorFallsBackToTOTP(t *testing.T) {
+	t.Parallel()
 	sb := newSandbox(t)
 	e := newEnv(t)
 	e.sb = sb
