@@ -39,10 +39,16 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 	}
 	defer conn.Close()
 	r := &relayer{conn: conn, s: s}
+	// Catch Ctrl-C before the command starts in the agent: one pressed
+	// right after the invocation is sent must cancel the command there,
+	// not kill this process and leave the agent running it. Signals wait
+	// in the channel until the invocation is on its way.
+	sigs := catchSignals()
 	if err := conn.WriteJSON(invocation(args, s)); err != nil {
+		signal.Stop(sigs)
 		return 0, lostAgent(err)
 	}
-	stopSignals := r.watchSignals()
+	stopSignals := r.watchSignals(sigs)
 	defer stopSignals()
 	return r.loop()
 }
@@ -271,10 +277,17 @@ func (r *relayer) act(a ipc.Action) {
 
 // watchSignals forwards Ctrl-C as an interrupt (a second Ctrl-C leaves at
 // once) and window resizes.
-func (r *relayer) watchSignals() func() {
+// catchSignals starts catching Ctrl-C and window resizes.
+func catchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt)
 	notifyResize(sigs)
+	return sigs
+}
+
+// watchSignals relays caught signals to the agent until the returned
+// function is called.
+func (r *relayer) watchSignals(sigs chan os.Signal) func() {
 	done := make(chan struct{})
 	go func() {
 		interrupts := 0
