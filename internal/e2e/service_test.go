@@ -76,11 +76,7 @@ func fakeSystemd(t *testing.T, e *env) string {
 	t.Cleanup(func() {
 		if pid := fakePID(dir); pid != 0 && pidAlive(pid) {
 			_ = syscall.Kill(pid, syscall.SIGTERM)
-			deadline := time.Now().Add(5 * time.Second)
-			for pidAlive(pid) && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			if pidAlive(pid) {
+			if !poll(5*time.Second, func() bool { return !pidAlive(pid) }) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
