@@ -133,7 +133,7 @@ func (r *relayer) loop() (int, error) {
 		typ, data, err := r.conn.ReadMessage()
 		if err != nil {
 			if r.abandoned.Load() {
-				return 0, ipc.Errorf(ipc.CodeInterrupted, "interrupted")
+				return 0, ipc.Interrupted("interrupted")
 			}
 			return 0, lostAgent(err)
 		}

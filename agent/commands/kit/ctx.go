@@ -53,14 +53,13 @@ func (g *GlobalFlags) bind(fs *pflag.FlagSet) {
 // Ctx is one command invocation.
 type Ctx struct {
 	*Env
-	Inv   *ipc.Invocation
-	Term  term.Terminal
-	Cmd   *Command
-	Flags *pflag.FlagSet
-	Args  []string
-	G     GlobalFlags
-	Out   io.Writer // the user's stdout: data only
-	Err   io.Writer // the user's stderr: progress, notices, warnings
+	Inv  *ipc.Invocation
+	Term term.Terminal
+	Cmd  *Command
+	Args []string
+	G    GlobalFlags
+	Out  io.Writer // the user's stdout: data only
+	Err  io.Writer // the user's stderr: progress, notices, warnings
 	// Status is the exit status for a command that succeeds with a
 	// non-zero status (a remote process's exit code).
 	Status int

@@ -62,7 +62,7 @@ func (c *Command) grammarFlags() []grammar.Flag {
 		return v.([]grammar.Flag)
 	}
 	var out []grammar.Flag
-	if c.Flags != nil || c.Bind != nil {
+	if c.Bind != nil {
 		fs := pflag.NewFlagSet(c.Name, pflag.ContinueOnError)
 		c.define(fs)
 		fs.VisitAll(func(f *pflag.Flag) {

@@ -33,13 +33,10 @@ type Command struct {
 	ArgHint string
 	// Bind creates this invocation's options, binds them to fs (pflag's
 	// ...VarP, so nothing reads a flag by name) and returns the function
-	// that runs the command with them. Commands without flags may set Run
-	// instead.
+	// that runs the command with them.
 	Bind func(fs *pflag.FlagSet) Runner
-	// Flags and Run are the older form of Bind: flags defined on fs and
-	// read back by name. Kept for commands not yet converted.
-	Flags func(fs *pflag.FlagSet)
-	Run   Runner
+	// Run runs a command that has no flags of its own.
+	Run Runner
 	// DaemonOnly commands talk about the agent itself.
 	DaemonOnly bool
 
@@ -56,9 +53,6 @@ func (c *Command) DefineFlags(fs *pflag.FlagSet) { c.define(fs) }
 func (c *Command) define(fs *pflag.FlagSet) Runner {
 	if c.Bind != nil {
 		return c.Bind(fs)
-	}
-	if c.Flags != nil {
-		c.Flags(fs)
 	}
 	return c.Run
 }
@@ -198,7 +192,7 @@ func (x *Ctx) run(ctx context.Context) error {
 		return err
 	}
 	cmd := p.cmd
-	x.Cmd, x.Flags, x.Args = cmd, p.fs, p.args
+	x.Cmd, x.Args = cmd, p.args
 	if p.help {
 		r.WriteHelp(x.Out, cmd, p.fs)
 		return nil
