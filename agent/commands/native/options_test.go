@@ -67,9 +67,6 @@ func TestEveryInvocationHasItsOwnOptions(t *testing.T) {
 	Register(r)
 	for _, n := range r.Names() {
 		c := r.Get(n)
-		if c.Flags != nil {
-			t.Errorf("%s reads its flags by name (Flags)", n)
-		}
 		if c.Bind == nil {
 			fs := pflag.NewFlagSet(n, pflag.ContinueOnError)
 			c.DefineFlags(fs)
