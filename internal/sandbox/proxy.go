@@ -3,6 +3,8 @@ package sandbox
 import (
 	"net/http"
 	"strings"
+
+	"github.com/rack-gateway/rack-gateway/internal/sandbox/convoxfake"
 )
 
 // The Convox rack proxy (docs/gateway-protocol.md, "Rack proxy"). The
@@ -79,33 +81,13 @@ func matchProxyRoute(method, path string) (*proxyRoute, map[string]string) {
 		if !containsString(rt.methods, method) {
 			continue
 		}
-		if vars, ok := matchPattern(rt.pattern, segs); ok {
+		if vars, ok := convoxfake.MatchPattern(rt.pattern, segs); ok {
 			return rt, vars
 		}
 	}
 	return nil, nil
 }
 
-func matchPattern(pattern string, segs []string) (map[string]string, bool) {
-	want := strings.Split(strings.TrimPrefix(pattern, "/"), "/")
-	if len(want) != len(segs) {
-		return nil, false
-	}
-	vars := map[string]string{}
-	for i, w := range want {
-		if strings.HasPrefix(w, "{") && strings.HasSuffix(w, "}") {
-			if segs[i] == "" {
-				return nil, false
-			}
-			vars[w[1:len(w)-1]] = segs[i]
-			continue
-		}
-		if w != segs[i] {
-			return nil, false
-		}
-	}
-	return vars, true
-}
 
 func containsString(list []string, s string) bool {
 	for _, v := range list {

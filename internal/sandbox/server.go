@@ -284,7 +284,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		if rt.method != r.Method {
 			continue
 		}
-		if vars, ok := matchPattern(rt.pattern, segs); ok {
+		if vars, ok := convoxfake.MatchPattern(rt.pattern, segs); ok {
 			s.native(rt.level, rt.bucket, func(w http.ResponseWriter, r *http.Request, p *principal) {
 				rt.handler(w, r, p, vars)
 			})(w, r)

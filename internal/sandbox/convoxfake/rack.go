@@ -152,7 +152,7 @@ func (rk *Rack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rt.method != r.Method {
 			continue
 		}
-		if vars, ok := matchPattern(rt.pattern, segs); ok {
+		if vars, ok := MatchPattern(rt.pattern, segs); ok {
 			rt.handle(rk, w, r, vars)
 			return
 		}
@@ -160,7 +160,10 @@ func (rk *Rack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.NotFound(w, r)
 }
 
-func matchPattern(pattern string, segs []string) (map[string]string, bool) {
+// MatchPattern matches path segments against a route pattern such as
+// "/apps/{app}/processes/{pid}" and returns the named segments. The
+// gateway's allow-list uses it too, so both sides read routes alike.
+func MatchPattern(pattern string, segs []string) (map[string]string, bool) {
 	want := strings.Split(strings.TrimPrefix(pattern, "/"), "/")
 	if len(want) != len(segs) {
 		return nil, false
