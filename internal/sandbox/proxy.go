@@ -88,7 +88,6 @@ func matchProxyRoute(method, path string) (*proxyRoute, map[string]string) {
 	return nil, nil
 }
 
-
 func containsString(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
