@@ -110,11 +110,6 @@ func (t *fakeTerm) Prompt(ctx context.Context, _ ipc.Prompt) (string, error) {
 
 func (t *fakeTerm) Stderr() io.Writer { return termWriter{t} }
 
-func (t *fakeTerm) text() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.err.String()
-}
 
 type termWriter struct{ t *fakeTerm }
 
