@@ -110,7 +110,6 @@ func (t *fakeTerm) Prompt(ctx context.Context, _ ipc.Prompt) (string, error) {
 
 func (t *fakeTerm) Stderr() io.Writer { return termWriter{t} }
 
-
 type termWriter struct{ t *fakeTerm }
 
 func (w termWriter) Write(p []byte) (int, error) {
