@@ -13,4 +13,5 @@ func Register(r *kit.Registry) {
 	registerEnvEdit(r)
 	registerReleases(r)
 	registerStreams(r)
+	registerUnforwarded(r)
 }
