@@ -121,18 +121,20 @@ type System struct {
 
 // Instance is a rack instance (structs.Instance).
 type Instance struct {
-	Agent          bool      `json:"agent"`
-	Cpu            float64   `json:"cpu"`
-	CpuCapacity    float64   `json:"cpu-capacity"`
-	Id             string    `json:"id"`
-	InstanceType   string    `json:"instance-type,omitempty"`
-	Memory         float64   `json:"memory"`
-	MemoryCapacity float64   `json:"memory-capacity"`
-	PrivateIp      string    `json:"private-ip"`
-	Processes      int       `json:"processes"`
-	PublicIp       string    `json:"public-ip"`
-	Status         string    `json:"status"`
-	Started        time.Time `json:"started"`
+	Agent             bool      `json:"agent"`
+	Cpu               float64   `json:"cpu"`
+	CpuCapacity       float64   `json:"cpu-capacity"`
+	CpuAllocatable    float64   `json:"cpu-allocatable,omitempty"`
+	Id                string    `json:"id"`
+	InstanceType      string    `json:"instance-type,omitempty"`
+	Memory            float64   `json:"memory"`
+	MemoryCapacity    float64   `json:"memory-capacity"`
+	MemoryAllocatable float64   `json:"memory-allocatable,omitempty"`
+	PrivateIp         string    `json:"private-ip"`
+	Processes         int       `json:"processes"`
+	PublicIp          string    `json:"public-ip"`
+	Status            string    `json:"status"`
+	Started           time.Time `json:"started"`
 }
 
 // ServiceUpdate is the form of PUT /apps/{app}/services/{name}; nil fields

@@ -73,8 +73,8 @@ func TestConvoxListings(t *testing.T) {
 	contains(t, "apps info", r.Out, "Status      running", "Generation  2", "Locked      false", "Release     RDEMOSEEDAA")
 
 	r = e.mustRun("ps", "-a", "demo")
-	matches(t, "ps", r.Out, `(?m)^ID\s+SERVICE\s+STATUS\s+RELEASE\s+CPU\s+MEM\s+STARTED\s+COMMAND\n`)
-	matches(t, "ps", r.Out, `(?m)^web-4f7c2a\s+web\s+running\s+RDEMOSEEDAA\s`)
+	matches(t, "ps", r.Out, `(?m)^ID\s+SERVICE\s+STATUS\s+RELEASE\s+STARTED\s+COMMAND\n`)
+	matches(t, "ps", r.Out, `(?m)^web-4f7c2a\s+web\s+running\s+RDEMOSEEDAA\s+1 hour ago$`)
 	for _, line := range strings.Split(r.Out, "\n") {
 		if strings.HasSuffix(line, " ") {
 			t.Errorf("trailing blanks in %q", line)
@@ -112,6 +112,7 @@ func TestConvoxListings(t *testing.T) {
 	r = e.mustRun("instances")
 	matches(t, "instances", r.Out, `(?m)^ID\s+STATUS\s+STARTED\s+PS\s+CPU\s+MEM\s+PUBLIC\s+PRIVATE\n`)
 	contains(t, "instances", r.Out, "i-0a1b2c3d4e5f60718", "i-0a1b2c3d4e5f60719")
+	matches(t, "instances", r.Out, `(?m)^i-0a1b2c3d4e5f60718\s+running\s+3 days ago\s+1\s+12\.00%\s+34\.00%\s+10\.0\.1\.11$`)
 	r = e.mustRun("instances", "--output", "json")
 	contains(t, "instances json", r.Out, `"id": "i-0a1b2c3d4e5f60718"`)
 

@@ -146,9 +146,10 @@ func runPs(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {
 	}
 	rows := make([][]string, 0, len(ps))
 	for _, p := range ps {
-		rows = append(rows, []string{p.Id, p.Name, p.Status, p.Release, percent(p.Cpu), percent(p.Memory), ago(p.Started), p.Command})
+		rows = append(rows, []string{p.Id, p.Name, p.Status, p.Release, ago(p.Started), p.Command})
 	}
-	return printTable(x.Out, []string{"ID", "SERVICE", "STATUS", "RELEASE", "CPU", "MEM", "STARTED", "COMMAND"}, rows)
+	// Upstream's ps table has no CPU or MEM column.
+	return printTable(x.Out, []string{"ID", "SERVICE", "STATUS", "RELEASE", "STARTED", "COMMAND"}, rows)
 }
 
 func runPsStop(ctx context.Context, x *kit.Ctx, o *appOption) error {
@@ -312,9 +313,12 @@ func runInstances(ctx context.Context, x *kit.Ctx, o *outputOption) error {
 	}
 	rows := make([][]string, 0, len(is))
 	for _, i := range is {
+		// As upstream: the rack's figures are fractions already, unless
+		// it reports allocatable sizes to divide them by (the capacity
+		// is never the divisor).
 		cpu, mem := i.Cpu, i.Memory
-		if i.CpuCapacity > 0 && i.MemoryCapacity > 0 {
-			cpu, mem = i.Cpu/i.CpuCapacity, i.Memory/i.MemoryCapacity
+		if i.CpuAllocatable > 0 && i.MemoryAllocatable > 0 {
+			cpu, mem = i.Cpu/i.CpuAllocatable, i.Memory/i.MemoryAllocatable
 		}
 		rows = append(rows, []string{i.Id, i.Status, ago(i.Started), fmt.Sprint(i.Processes), percent(cpu), percent(mem), i.PublicIp, i.PrivateIp})
 	}

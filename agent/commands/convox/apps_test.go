@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rack-gateway/rack-gateway/agent/commands/convox"
 	"github.com/rack-gateway/rack-gateway/agent/commands/kittest"
 	"github.com/rack-gateway/rack-gateway/internal/sandbox/convoxfake"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -58,7 +60,15 @@ func TestAppsDelete(t *testing.T) {
 func TestPs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	wantOut(t, e.Run("ps", "-a", app), "ID", "SERVICE", convoxfake.SeedWebPID, convoxfake.SeedWorkerPID, "running")
+	// Upstream's columns, no CPU or MEM, and its relative times: the seed
+	// processes started an hour ago.
+	wantOut(t, e.Run("ps", "-a", app), ""+
+		"ID             SERVICE  STATUS   RELEASE      STARTED     COMMAND\n"+
+		convoxfake.SeedWebPID+"     web      running  "+convoxfake.SeedReleaseID+"  1 hour ago\n"+
+		convoxfake.SeedWorkerPID+"  worker   running  "+convoxfake.SeedReleaseID+"  1 hour ago\n")
+	if r := e.MustRun("ps", "-a", app); strings.Contains(r.Out, "CPU") || strings.Contains(r.Out, "%") {
+		t.Errorf("ps shows CPU or MEM:\n%s", r.Out)
+	}
 	var ps []struct{ Id, Name string }
 	decode(t, e.Run("ps", "--output", "json", "--app", app), &ps)
 	if len(ps) != 2 {
@@ -171,10 +181,37 @@ func TestRackInfo(t *testing.T) {
 func TestInstances(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	wantOut(t, e.Run("instances"), "ID", "PRIVATE", "i-0a1b2c3d4e5f60718", "10.0.1.11", "6.00%")
+	// The rack reports no allocatable sizes, so its cpu and memory are
+	// shown as the fractions they are (upstream never divides by the
+	// capacity): 0.12 and 0.34.
+	wantOut(t, e.Run("instances"), ""+
+		"ID                   STATUS   STARTED     PS  CPU     MEM     PUBLIC  PRIVATE\n"+
+		"i-0a1b2c3d4e5f60718  running  3 days ago  1   12.00%  34.00%          10.0.1.11\n")
 	var is []struct{ Id string }
 	decode(t, e.Run("instances", "--output", "json"), &is)
 	if len(is) != 2 {
 		t.Fatalf("instances --output json: %+v", is)
+	}
+}
+
+// Relative times read as upstream's ("1 hour ago", never "About an hour
+// ago"), counts rounded down.
+func TestRelTime(t *testing.T) {
+	t.Parallel()
+	const day = 24 * time.Hour
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "now"}, {1500 * time.Millisecond, "1 second ago"}, {59 * time.Second, "59 seconds ago"},
+		{90 * time.Second, "1 minute ago"}, {2 * time.Minute, "2 minutes ago"}, {time.Hour, "1 hour ago"},
+		{119 * time.Minute, "1 hour ago"}, {2 * time.Hour, "2 hours ago"}, {23 * time.Hour, "23 hours ago"},
+		{day, "1 day ago"}, {72 * time.Hour, "3 days ago"}, {7 * day, "1 week ago"}, {20 * day, "2 weeks ago"},
+		{30 * day, "1 month ago"}, {90 * day, "3 months ago"}, {400 * day, "1 year ago"}, {600 * day, "2 years ago"},
+		{1500 * day, "4 years ago"}, {20000 * day, "a long while ago"}, {-3 * time.Minute, "3 minutes from now"},
+	} {
+		if got := convox.RelTime(c.d); got != c.want {
+			t.Errorf("%v: %q, want %q", c.d, got, c.want)
+		}
 	}
 }

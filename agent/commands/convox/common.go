@@ -217,42 +217,64 @@ func promote(ctx context.Context, x *kit.Ctx, c *rack.Client, app, id string) er
 	})
 }
 
-// ago renders a past time like the Convox CLI ("3 minutes ago"), with
-// Docker's human durations; zero times are blank.
+// ago renders a past time as the Convox CLI does ("1 hour ago",
+// "3 days ago"): the relative-time steps of the go-humanize library it
+// uses, a time under a second old being "now". Zero times are blank.
 func ago(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return humanBytes(time.Since(t)) + " ago"
+	return relTime(time.Since(t))
 }
 
-func humanBytes(d time.Duration) string {
-	if s := int(d.Seconds()); s < 1 {
-		return "Less than a second"
-	} else if s == 1 {
-		return "1 second"
-	} else if s < 60 {
-		return fmt.Sprintf("%d seconds", s)
+// relTime is ago for a duration d in the past (or, negative, the future).
+// Each step applies below its bound: a fixed text, or a count of unit
+// rounded down.
+func relTime(d time.Duration) string {
+	label := "ago"
+	if d < 0 {
+		d, label = -d, "from now"
 	}
-	if m := int(d.Minutes()); m == 1 {
-		return "About a minute"
-	} else if m < 60 {
-		return fmt.Sprintf("%d minutes", m)
+	const (
+		day   = 24 * time.Hour
+		week  = 7 * day
+		month = 30 * day
+		year  = 12 * month
+	)
+	for _, s := range []struct {
+		below time.Duration
+		text  string // a fixed text, or a plural noun when unit is set
+		unit  time.Duration
+	}{
+		{time.Second, "now", 0},
+		{2 * time.Second, "1 second", 0},
+		{time.Minute, "seconds", time.Second},
+		{2 * time.Minute, "1 minute", 0},
+		{time.Hour, "minutes", time.Minute},
+		{2 * time.Hour, "1 hour", 0},
+		{day, "hours", time.Hour},
+		{2 * day, "1 day", 0},
+		{week, "days", day},
+		{2 * week, "1 week", 0},
+		{month, "weeks", week},
+		{2 * month, "1 month", 0},
+		{year, "months", month},
+		{18 * month, "1 year", 0},
+		{2 * year, "2 years", 0},
+		{37 * year, "years", year},
+	} {
+		if d >= s.below {
+			continue
+		}
+		switch {
+		case s.text == "now":
+			return "now"
+		case s.unit == 0:
+			return s.text + " " + label
+		}
+		return fmt.Sprintf("%d %s %s", d/s.unit, s.text, label)
 	}
-	h := int(d.Hours() + 0.5)
-	switch {
-	case h == 1:
-		return "About an hour"
-	case h < 48:
-		return fmt.Sprintf("%d hours", h)
-	case h < 24*7*2:
-		return fmt.Sprintf("%d days", h/24)
-	case h < 24*30*2:
-		return fmt.Sprintf("%d weeks", h/24/7)
-	case h < 24*365*2:
-		return fmt.Sprintf("%d months", h/24/30)
-	}
-	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
+	return "a long while " + label
 }
 
 // elapsed is a build's duration, blank while it has not ended.

@@ -9,3 +9,6 @@ func FastPolls() {
 	waitInterval = time.Millisecond
 	pollInterval = time.Millisecond
 }
+
+// RelTime is ago's wording for a duration in the past.
+var RelTime = relTime
