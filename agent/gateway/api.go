@@ -219,3 +219,13 @@ func (c *Client) CLIMFA(ctx context.Context, state, code string) error {
 	_, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "/api/v1/auth/cli/mfa", Body: body}, nil)
 	return err
 }
+
+// CLIMFAProbe asks the login leg of the MFA endpoint where a pending login
+// stands without sending a factor: the method is one the gateway does not
+// know, which it refuses only after the code exchange and before any
+// verifier (docs/gateway-protocol.md, "Factor acceptance").
+func (c *Client) CLIMFAProbe(ctx context.Context, state string) error {
+	body := map[string]any{"state": state, "method": "probe"}
+	_, err := c.Do(ctx, Request{Method: http.MethodPost, Path: "/api/v1/auth/cli/mfa", Body: body}, nil)
+	return err
+}

@@ -176,8 +176,8 @@ func TestLoginAndStepUpShareTheLedger(t *testing.T) {
 	auth := e.root + "/auth"
 	p := e.startPTY("login", "login", "prod", sb.URL, "--no-open", "--auth-file", auth)
 	u := waitAuthURL(t, auth, 10*time.Second)
-	p.waitText("enter your TOTP code here", 10*time.Second)
 	browse(t, u+"&selected_user="+admin)
+	p.waitText("Enter TOTP code:", 10*time.Second)
 	code := totpCodes.next(t, sb, admin)
 	p.typeSecret(code)
 	if c := p.wait(15 * time.Second); c != 0 {

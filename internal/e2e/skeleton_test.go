@@ -83,7 +83,7 @@ func TestLoginRackRacksSwitchTestAuthLogout(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("login: %s", r)
 	}
-	contains(t, "login stdout", r.Out, "Successfully logged in to prod as admin@example.com")
+	contains(t, "login stdout", r.Out, "Logged in as admin@example.com")
 	contains(t, "login stderr", r.Err, "Starting login for rack: prod", "Waiting for login to complete")
 	if strings.Count(r.Err, "Waiting for login") != 1 {
 		t.Errorf("the waiting line should appear once over several polls:\n%s", r.Err)

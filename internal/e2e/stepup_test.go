@@ -282,17 +282,26 @@ func TestLoginMFAInTheTerminal(t *testing.T) {
 	auth := e.root + "/auth"
 	p := e.startPTY("login", "login", "prod", sb.URL, "--no-open", "--auth-file", auth)
 	u := waitAuthURL(t, auth, 10*time.Second)
-	p.waitText("enter your TOTP code here", 10*time.Second)
-	// A code before the browser leg is done: the agent asks to finish it.
-	p.typeSecret(totpCodes.next(t, sb, admin))
-	p.waitText("Finish the browser sign-in first", 10*time.Second)
+	// Before the browser leg no code is asked for: it could only be
+	// refused.
+	waitFor(t, "two polls of the pending login", 10*time.Second, func() bool {
+		return sb.requests(t)["POST /api/v1/auth/cli/complete"] >= 2
+	})
+	if p.echoOff() || p.has("Enter TOTP code:") {
+		t.Fatalf("a code asked for before the browser leg:\n%s", p.Output())
+	}
 	// The browser signs in but stops at the MFA challenge (no mfa=auto).
 	browse(t, u+"&selected_user="+admin)
+	p.waitText("Enter TOTP code:", 10*time.Second)
 	p.typeSecret(totpCodes.next(t, sb, admin))
 	if code := p.wait(15 * time.Second); code != 0 {
 		t.Fatalf("exit %d\n%s", code, p.Output())
 	}
-	contains(t, "login", p.Output(), "MFA verified", "Successfully logged in to prod as admin@example.com")
+	contains(t, "login", p.Output(), "OAuth successful", "MFA verification required.", "MFA verified", "Logged in as admin@example.com")
+	// A first login knows no methods, and --no-open shows the URL.
+	if strings.Contains(p.Output(), "Available methods") || !strings.Contains(p.Output(), "Open this URL in your browser") {
+		t.Errorf("first login's screen:\n%s", p.Output())
+	}
 	e.mustRun("test-auth")
 }
 

@@ -87,12 +87,16 @@ func (s *Server) cliMFAFormTarget(state string) string {
 		return challengeError("session_incomplete")
 	}
 	// The real handler exchanges the code on every visit, and IdP codes are
-	// single-use, so reloading this page fails with exchange_failed. Kept.
-	id, autoMFA, err := s.exchangeCodeLocked(rec.code, rec.codeVerifier)
-	if err != nil {
-		return challengeError("exchange_failed")
+	// single-use, so reloading this page fails with exchange_failed. Kept;
+	// but an identity the MFA submit stored is used as it is.
+	autoMFA := rec.autoMFA
+	if !rec.persisted {
+		id, auto, err := s.exchangeCodeLocked(rec.code, rec.codeVerifier)
+		if err != nil {
+			return challengeError("exchange_failed")
+		}
+		rec.email, rec.name, autoMFA = id.email, id.name, auto
 	}
-	rec.email, rec.name = id.email, id.name
 	if strings.TrimSpace(rec.email) == "" {
 		rec.loginError = strPtr(msgMissingEmail)
 		return challengeError("unauthorized")
@@ -172,11 +176,12 @@ func (s *Server) submitCLIMFA(state, method, code, sessionData, assertion, origi
 		if rec.code == "" {
 			return http.StatusBadRequest, "session_incomplete"
 		}
-		id, _, err := s.exchangeCodeLocked(rec.code, rec.codeVerifier)
+		id, auto, err := s.exchangeCodeLocked(rec.code, rec.codeVerifier)
 		if err != nil {
 			return http.StatusBadRequest, "exchange_failed"
 		}
 		rec.email, rec.name = id.email, id.name
+		rec.persisted, rec.autoMFA = true, auto
 	}
 	u, ok := s.users[strings.TrimSpace(rec.email)]
 	if !ok {

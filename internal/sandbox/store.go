@@ -118,6 +118,11 @@ type loginState struct {
 	name          string
 	mfaVerifiedAt *time.Time
 	loginError    *string
+	// persisted: the MFA submit exchanged the code and stored the
+	// identity, which the MFA form then uses instead of exchanging again,
+	// as the real handler does. autoMFA is the code's sandbox knob.
+	persisted bool
+	autoMFA   bool
 }
 
 // oauthCode is an authorization code issued by the mock IdP.

@@ -81,15 +81,22 @@ func runLogin(ctx context.Context, x *kit.Ctx, o *loginOptions) error {
 			return ipc.Errorf(ipc.CodeInternal, "write auth file: %v", err)
 		}
 	}
-	x.Progress("Open this URL in your browser to log in:\n%s", start.AuthURL)
+	// The URL is shown only when the user has to open it: with --no-open,
+	// or when no browser could be opened.
+	showURL := o.noOpen
 	if !o.noOpen {
+		x.Progress("Opening browser for authentication...")
 		res, err := x.Term.Do(ctx, ipc.Action{Kind: ipc.ActionOpenURL, URL: start.AuthURL})
 		if err == nil && res.Error != "" {
 			err = errors.New(res.Error)
 		}
 		if err != nil {
-			x.Progress("Could not open a browser automatically (%v); open the URL above yourself.", err)
+			x.Progress("Could not open a browser automatically (%v).", err)
+			showURL = true
 		}
+	}
+	if showURL {
+		x.Progress("Open this URL in your browser to log in:\n%s", start.AuthURL)
 	}
 	cfg := p.Config()
 	hostname, _ := os.Hostname()
@@ -106,7 +113,7 @@ func runLogin(ctx context.Context, x *kit.Ctx, o *loginOptions) error {
 	if g := cfg.Gateways[rack]; g != nil && g.URL == base {
 		loginUser += g.Email
 	}
-	res, err := pollLogin(ctx, x, gw, req, loginUser)
+	res, err := pollLogin(ctx, x, gw, req, loginUser, knownMethods(ctx, x, p, rack, base), showURL)
 	if err != nil {
 		return err
 	}
@@ -146,7 +153,9 @@ func runLogin(ctx context.Context, x *kit.Ctx, o *loginOptions) error {
 	}
 	x.Core.Events.Publish(events.Event{Type: events.Login, Rack: rack, ConfigDir: p.Dir, Email: res.Email})
 	x.Core.WriteStatus()
-	fmt.Fprintf(x.Out, "✓ Successfully logged in to %s as %s\n", rack, res.Email)
+	// The product documentation's last login line (issue 10 quotes it);
+	// the upstream CLI says "✓ Successfully logged in to <rack> as …".
+	fmt.Fprintf(x.Out, "Logged in as %s\n", res.Email)
 	return nil
 }
 
@@ -194,10 +203,11 @@ func loginTarget(x *kit.Ctx, cfg config.Config) (rack, rawURL string, err error)
 	return rack, rawURL, nil
 }
 
-func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.CompleteRequest, user string) (*gateway.LoginResult, error) {
-	// While the browser leg is pending, the terminal may take the TOTP
-	// code too (docs/gateway-protocol.md, "CLI login"): the prompt runs beside the polling and is withdrawn
-	// as soon as the login completes either way.
+func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.CompleteRequest, user string, m loginMethods, urlShown bool) (*gateway.LoginResult, error) {
+	// Once the browser finished the OAuth leg and the user has MFA, the
+	// terminal may take the TOTP code too (docs/gateway-protocol.md, "CLI
+	// login"): the prompt runs beside the polling and is withdrawn as soon
+	// as the login completes either way.
 	promptCtx, stopPrompt := context.WithCancel(ctx)
 	defer stopPrompt()
 	promptDone := make(chan struct{})
@@ -223,19 +233,54 @@ func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.
 		}
 	}()
 	deadline := time.Now().Add(loginTimeout)
-	said, netFailures := false, 0
+	said, oauthDone, netFailures := false, false, 0
+	announceOAuth := func() {
+		if !oauthDone {
+			oauthDone = true
+			x.Progress("OAuth successful")
+		}
+	}
 	tick := time.NewTicker(loginPollInterval)
 	defer tick.Stop()
 	for {
+		// Before the code exchange the prompt would only be refused, so it
+		// waits for the probe (loginLeg) to tell the exchange happened. The
+		// probe comes before the poll, so that a login failing at that
+		// moment (enrollment required) is reported by the poll instead.
+		// The exchange is known on the first legMFA; MFA is known to be
+		// awaited on the second one a poll later, once the browser's MFA
+		// step had its moment to let a user without MFA through.
+		mfaPending := false
+		if !started {
+			switch loginLeg(ctx, gw, req.State) {
+			case legMFA:
+				mfaPending = oauthDone
+				announceOAuth()
+			case legVerified:
+				announceOAuth()
+			}
+		}
 		res, err := gw.CompleteLogin(ctx, req)
 		switch {
 		case err == nil && res != nil:
+			announceOAuth()
 			return res, nil
 		case err == nil:
 			netFailures = 0
-			if !said {
+			if !said && urlShown {
 				x.Progress("Waiting for login to complete in your browser (up to %s; Ctrl-C to cancel)...", loginTimeout)
-				said = true
+			}
+			said = true
+			if mfaPending {
+				x.Progress("MFA verification required.")
+				if m.line != "" {
+					x.Progress("Available methods: %s", m.line)
+				}
+				if m.browserKey {
+					// The terminal never asks for a touch at login: the
+					// assertion is bound to the browser's challenge page.
+					x.Progress("Use your security key in the browser (WebAuthn at login happens there), or enter a TOTP code here.")
+				}
 				startPrompt()
 			}
 		default:
@@ -264,6 +309,83 @@ func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.
 	}
 }
 
+// Where a pending login stands, as the login leg of the MFA endpoint tells
+// (docs/gateway-protocol.md, "Factor acceptance").
+type leg int
+
+const (
+	legBrowser  leg = iota // the OAuth leg is not done (or the answer said nothing)
+	legMFA                 // the code was exchanged; MFA is awaited
+	legVerified            // MFA is already verified: the login completes
+)
+
+// loginLeg asks POST /api/v1/auth/cli/mfa with a method the gateway does
+// not know. The gateway refuses it with exchange_failed or
+// session_incomplete while the browser has not finished the OAuth leg,
+// answers 200 once the login's MFA is verified, and otherwise — the code
+// exchanged, the user known — refuses the method itself (invalid_method)
+// before any verifier runs, so the probe is no MFA attempt
+// (docs/gateway-protocol.md, "CLI login", "Factor acceptance").
+func loginLeg(ctx context.Context, gw *gateway.Client, state string) leg {
+	err := gw.CLIMFAProbe(ctx, state)
+	if err == nil {
+		return legVerified
+	}
+	var ae *gateway.APIError
+	if errors.As(err, &ae) && ae.Text() == "invalid_method" {
+		return legMFA
+	}
+	return legBrowser
+}
+
+// loginMethods is what the terminal can say about the user's MFA methods
+// before the code: the gateway tells nothing about the user until the
+// login completes, so it comes from the rack's previous session.
+type loginMethods struct {
+	line       string // "TOTP, WebAuthn"; "" when nothing is known
+	browserKey bool   // WebAuthn is the user's only or preferred method
+}
+
+// knownMethods reads the MFA methods of the account last signed in on this
+// rack with its session, if that is still valid. Codes of every TOTP class
+// (TOTP, Yubico OTP, backup codes) go to the same terminal prompt, so they
+// are one "TOTP" here.
+func knownMethods(ctx context.Context, x *kit.Ctx, p *core.Profile, rack, base string) loginMethods {
+	g := p.Config().Gateways[rack]
+	if g == nil || g.URL != base || g.Email == "" {
+		return loginMethods{}
+	}
+	tok, err := p.Token(rack)
+	if err != nil || tok == "" {
+		return loginMethods{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := x.Core.Gateway(base).MFAStatus(ctx, tok)
+	if err != nil {
+		return loginMethods{}
+	}
+	var totp, webauthn bool
+	for _, m := range st.Methods {
+		if strings.EqualFold(m.Type, "webauthn") {
+			webauthn = true
+		} else {
+			totp = true
+		}
+	}
+	var names []string
+	if totp {
+		names = append(names, "TOTP")
+	}
+	if webauthn {
+		names = append(names, "WebAuthn")
+	}
+	return loginMethods{
+		line:       strings.Join(names, ", "),
+		browserKey: webauthn && (!totp || strings.EqualFold(st.PreferredMethod, "webauthn")),
+	}
+}
+
 // loginErr words the complete endpoint's failures (docs/gateway-protocol.md, "CLI login").
 func loginErr(err error) error {
 	var ae *gateway.APIError
@@ -289,7 +411,7 @@ func loginErr(err error) error {
 // and, when known, the email), like any step-up code.
 func loginCodePrompt(ctx context.Context, x *kit.Ctx, gw *gateway.Client, state, user string) {
 	led := x.Core.MFA.Ledger
-	text := "Finish signing in in your browser, then enter your TOTP code here (or complete MFA in the browser):"
+	text := "Enter TOTP code:"
 	for {
 		if err := led.Check(user, ledger.Code, ""); err != nil {
 			x.Progress("%v Finish MFA in the browser.", err)
@@ -332,7 +454,6 @@ func loginCodePrompt(ctx context.Context, x *kit.Ctx, gw *gateway.Client, state,
 			// done, so the code was never checked and is still good.
 			_ = ticket.Void()
 			x.Progress("Finish the browser sign-in first, then enter the code.")
-			text = "Enter your TOTP code once the browser shows the MFA step:"
 		case "invalid_code":
 			_ = ticket.Settle(ledger.Rejected)
 			x.Progress("Invalid code.")
