@@ -62,12 +62,34 @@ func (o *envEditOptions) bind(fs *pflag.FlagSet) {
 
 // nativeEnv reads the app's env through the gateway's native API
 // (GET /api/v1/apps/{app}/env), which is where listing and unmasking live;
-// the rack proxy only ever shows masks.
+// the rack proxy only ever shows masks. What the gateway refuses reads
+// "failed to fetch env: <its words>", as upstream's env and env get say.
 func nativeEnv(ctx context.Context, x *kit.Ctx, app string, q url.Values) (map[string]string, error) {
 	t, err := x.ResolveRack()
 	if err != nil {
 		return nil, err
 	}
+	env, err := fetchEnv(ctx, x, t, app, q)
+	if err != nil {
+		return nil, fetchEnvErr(err)
+	}
+	return env, nil
+}
+
+// fetchEnvErr puts upstream's prefix on a failed env read, keeping the
+// error's code (and so its exit status) and hint. An interruption stays
+// as it is.
+func fetchEnvErr(err error) error {
+	e := ipc.AsError(err)
+	if e.Code == ipc.CodeInterrupted {
+		return e
+	}
+	c := *e
+	c.Message = "failed to fetch env: " + e.Message
+	return &c
+}
+
+func fetchEnv(ctx context.Context, x *kit.Ctx, t *kit.Target, app string, q url.Values) (map[string]string, error) {
 	path := "/api/v1/apps/" + url.PathEscape(app) + "/env"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
@@ -128,18 +150,9 @@ func runEnvGet(ctx context.Context, x *kit.Ctx, o *envGetOptions) error {
 	if err != nil {
 		return err
 	}
+	// As upstream, a key the app does not have prints an empty line and
+	// succeeds, like a key whose value is empty.
 	v := env[key]
-	if v == "" {
-		// The gateway answers "" for a missing key too; only the full
-		// list tells an empty value from no variable at all.
-		all, err := nativeEnv(ctx, x, app, nil)
-		if err != nil {
-			return err
-		}
-		if _, ok := all[key]; !ok {
-			return ipc.Errorf(ipc.CodeNotFound, "key %s not found", key)
-		}
-	}
 	fmt.Fprintln(x.Out, v)
 	return nil
 }

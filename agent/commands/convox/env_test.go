@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rack-gateway/rack-gateway/agent/commands/convox"
 	"github.com/rack-gateway/rack-gateway/agent/commands/kittest"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
@@ -57,7 +58,10 @@ func TestEnvGet(t *testing.T) {
 	if r := e.MustRun("env", "-a", app, "get", "--unmask", "SECRET_KEY_BASE"); r.Out != secret+"\n" {
 		t.Fatalf("env get --unmask: %q", r.Out)
 	}
-	wantErr(t, e.Run("env", "get", "NOPE", "-a", app), ipc.CodeNotFound, "key NOPE not found")
+	// A key the app lacks is an empty line and success, as upstream.
+	if r := e.MustRun("env", "get", "NOPE", "-a", app); r.Out != "\n" {
+		t.Fatalf("env get NOPE: %q, want an empty line", r.Out)
+	}
 	wantErr(t, e.Run("env", "get", "-a", app), ipc.CodeUsage, "env get requires a variable name")
 }
 
@@ -150,4 +154,24 @@ func TestEnvEdit(t *testing.T) {
 	if _, err := runOn(t.Context(), e, term, "env", "edit", "-a", app); err == nil || err.Code != ipc.CodeUsage || strings.Contains(err.Message, "oops") {
 		t.Fatalf("bad line: %v", err)
 	}
+}
+
+// A refused env read carries upstream's "failed to fetch env: " prefix
+// before the gateway's words, and keeps its code (so its exit status).
+func TestEnvFetchErrors(t *testing.T) {
+	t.Parallel()
+	deployer := kittest.New(t, "deployer@example.com", true, convox.Register)
+	r := deployer.Run("env", "get", "SECRET_KEY_BASE", "--unmask", "-a", app)
+	if r.Error == nil || r.Error.Render() != "Error: failed to fetch env: You don't have permission to view secrets.\n" || r.Code() != 1 {
+		t.Fatalf("deployer env get --unmask: exit %d: %s", r.Code(), r)
+	}
+	viewer := kittest.New(t, "viewer@example.com", true, convox.Register)
+	for _, argv := range [][]string{{"env", "-a", app}, {"env", "get", "FOO", "-a", app}} {
+		r := viewer.Run(argv...)
+		wantErr(t, r, ipc.CodeForbidden, "failed to fetch env: You don't have permission to view environment variables.")
+		if r.Out != "" {
+			t.Errorf("%q: stdout %q", argv, r.Out)
+		}
+	}
+	wantErr(t, newEnv(t).Run("env", "-a", "nosuch"), ipc.CodeNotFound, "failed to fetch env: no such app: nosuch")
 }
