@@ -104,7 +104,7 @@ func TestLoginRackRacksSwitchTestAuthLogout(t *testing.T) {
 	contains(t, "racks", r.Out, "* staging", "  prod", "deployer@example.com", "admin@example.com")
 
 	r = e.mustRun("switch", "prod")
-	contains(t, "switch", r.Out, "Switched to rack: prod")
+	contains(t, "switch", r.Out, "✓ Switched to rack: prod")
 	r = e.mustRun("racks")
 	contains(t, "racks after switch", r.Out, "* prod", "  staging")
 
@@ -122,13 +122,16 @@ func TestLoginRackRacksSwitchTestAuthLogout(t *testing.T) {
 		t.Fatalf("token should work before logout, got %d", code)
 	}
 	r = e.mustRun("logout")
-	contains(t, "logout", r.Out, "Logged out from prod")
+	contains(t, "logout", r.Out, "✓ Logged out from prod")
 	code, body := gatewayStatus(t, sb, tok)
 	if code != 401 || !strings.Contains(body, "revoked") {
 		t.Errorf("after logout the old token should get 401 revoked, got %d %s", code, body)
 	}
 	r = e.mustRun("rack")
 	contains(t, "rack after logout", r.Out, "Status: Not logged in")
+	if r = e.mustRun("logout"); r.Out != "Not logged in to prod\n" {
+		t.Errorf("logout with nothing logged in: %s", r)
+	}
 	r = e.run("test-auth")
 	if r.Code != ipc.ExitAuth || !strings.Contains(r.Err, "Error: not logged in to prod") {
 		t.Errorf("test-auth after logout: %s", r)

@@ -49,7 +49,12 @@ func runLogout(ctx context.Context, x *kit.Ctx) error {
 	if err != nil {
 		return kit.StoreErr(err)
 	}
-	if tok != "" && t.URL != "" {
+	if tok == "" {
+		// Nothing to revoke or forget: saying "Logged out" would mislead.
+		fmt.Fprintf(x.Out, "Not logged in to %s\n", t.Name)
+		return nil
+	}
+	if t.URL != "" {
 		if err := x.Core.Gateway(t.URL).Logout(ctx, tok); err != nil {
 			if ctx.Err() != nil {
 				return ipc.Interrupted("logout cancelled; the session was kept")
@@ -77,7 +82,7 @@ func runLogout(ctx context.Context, x *kit.Ctx) error {
 	x.Core.MFA.Forget(core.SessionKey(t.Profile.Dir, t.Name))
 	x.Core.Events.Publish(events.Event{Type: events.Logout, Rack: t.Name, ConfigDir: t.Profile.Dir})
 	x.Core.WriteStatus()
-	fmt.Fprintf(x.Out, "Logged out from %s\n", t.Name)
+	fmt.Fprintf(x.Out, "✓ Logged out from %s\n", t.Name)
 	return nil
 }
 
