@@ -258,9 +258,16 @@ func stopProcess(x *kit.Ctx, t *kit.Target, app, pid string) {
 	if err == nil && raw.Status/100 != 2 {
 		err = kit.ResponseErr(t, http.MethodDelete, raw)
 	}
-	if err != nil {
-		x.Progress("Warning: could not stop process %s: %v", pid, ipc.AsError(kit.GatewayErr(t, err)).Message)
+	if err == nil {
+		return
 	}
+	e := ipc.AsError(kit.GatewayErr(t, err))
+	if e.Code == ipc.CodeNotFound {
+		// The process ended on its own, which is what stopping it was
+		// for; upstream says nothing either.
+		return
+	}
+	x.Progress("Warning: could not stop process %s: %v", pid, e.Message)
 }
 
 // streamJSON sends one proxy request through Call and decodes the answer.

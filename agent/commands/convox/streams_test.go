@@ -99,6 +99,12 @@ func TestRun(t *testing.T) {
 	if r := e.Run("run", "web", "exit 4", "-a", app); r.Error != nil || r.Code() != 4 {
 		t.Fatalf("run 'exit 4': exit %d, %s", r.Code(), r)
 	}
+	// A one-off process the rack already removed is what stopping it is
+	// for: no warning about it.
+	e.Sandbox.Rack().EndOneOffsOnExit()
+	if r := e.Run("run", "web", "true", "-a", app); r.Error != nil || strings.Contains(r.Err, "Warning") {
+		t.Fatalf("run of a process already gone: %s", r)
+	}
 	var ps []struct{ Id string }
 	decode(t, e.Run("ps", "-a", app, "--output", "json"), &ps)
 	if len(ps) != 2 {

@@ -79,6 +79,7 @@ func (rk *Rack) exec(w http.ResponseWriter, r *http.Request, vars map[string]str
 	}
 	sh := &fakeShell{ctx: ctx, env: env, stdin: st.in.stdin, out: emit, sleep: rk.cfg.Sleep, tty: st.tty}
 	code := sh.run(command)
+	rk.endOneOff(proc)
 	if werr != nil {
 		return
 	}
@@ -282,4 +283,21 @@ func sortedEnvLines(env map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// EndOneOffsOnExit makes a one-off process go away by itself once its
+// command ends, as a rack's does, so the client's stop finds none.
+func (rk *Rack) EndOneOffsOnExit() {
+	rk.mu.Lock()
+	rk.oneOffsEnd = true
+	rk.mu.Unlock()
+}
+
+// endOneOff removes p when it is a one-off and EndOneOffsOnExit is set.
+func (rk *Rack) endOneOff(p *rackProcess) {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	if rk.oneOffsEnd && p.oneOff {
+		rk.processes = filterSlice(rk.processes, func(q *rackProcess) bool { return q != p })
+	}
 }

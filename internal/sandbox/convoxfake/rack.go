@@ -67,7 +67,9 @@ type Rack struct {
 	processes []*rackProcess
 	objects   map[string][]byte // "app/tmp/name" → body
 	instances []Instance
-	logs      map[string][]logLine // app name (or "" for the rack) → lines
+	// oneOffsEnd: a one-off process ends with its command (EndOneOffsOnExit).
+	oneOffsEnd bool
+	logs       map[string][]logLine // app name (or "" for the rack) → lines
 	// execCount numbers exec sessions so the marker split varies.
 	execCount int
 	// dropWS is how many upcoming WebSocket streams to cut.
