@@ -324,8 +324,61 @@ func (r *Registry) WriteHelp(w io.Writer, cmd *Command, fs *pflag.FlagSet) {
 		return
 	}
 	fmt.Fprintf(w, "%s\n\nUsage:\n  rack-gateway %s\n", FirstNonEmpty(cmd.Long, cmd.Short), cmd.Usage)
-	if u := fs.FlagUsages(); u != "" {
-		fmt.Fprintf(w, "\nFlags:\n%s", u)
+	// The command's own flags come first, then the global ones, as the
+	// upstream CLI shows them; one column for the texts of both.
+	globals := GlobalFlagSet()
+	var own, global []*pflag.Flag
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden || f.Deprecated != "" {
+			return
+		}
+		if globals.Lookup(f.Name) != nil || f.Name == "help" {
+			global = append(global, f)
+		} else {
+			own = append(own, f)
+		}
+	})
+	width := 0
+	for _, f := range append(append([]*pflag.Flag{}, own...), global...) {
+		width = max(width, len(flagLeft(f)))
+	}
+	if len(own) > 0 {
+		fmt.Fprint(w, "\nFlags:\n")
+		writeFlags(w, own, width)
+	}
+	if len(global) > 0 {
+		fmt.Fprint(w, "\nGlobal Flags:\n")
+		writeFlags(w, global, width)
+	}
+}
+
+// flagLeft is a flag's name column: "  -a, --app string".
+func flagLeft(f *pflag.Flag) string {
+	left := "      --" + f.Name
+	if f.Shorthand != "" {
+		left = "  -" + f.Shorthand + ", --" + f.Name
+	}
+	if name, _ := pflag.UnquoteUsage(f); name != "" {
+		left += " " + name
+	}
+	return left
+}
+
+func writeFlags(w io.Writer, flags []*pflag.Flag, width int) {
+	for _, f := range flags {
+		_, usage := pflag.UnquoteUsage(f)
+		switch f.DefValue {
+		case "", "false", "0", "[]", "0s":
+		default:
+			if f.Value.Type() == "string" {
+				usage += fmt.Sprintf(" (default %q)", f.DefValue)
+			} else {
+				usage += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+		}
+		left := flagLeft(f)
+		usage = strings.ReplaceAll(usage, "\n", "\n"+strings.Repeat(" ", width+3))
+		fmt.Fprintf(w, "%s%s   %s\n", left, strings.Repeat(" ", width-len(left)), usage)
 	}
 }
 
