@@ -114,7 +114,7 @@ func TestLoginRackRacksSwitchTestAuthLogout(t *testing.T) {
 	contains(t, "test-auth -r staging", r.Out, "Authenticated as deployer@example.com")
 
 	r = e.mustRun("version")
-	contains(t, "version", r.Out, "rack-gateway CLI:", "rack-gateway agent:", "Gateway (prod): sandbox")
+	contains(t, "version", r.Out, "rack-gateway CLI:", "rack-gateway agent:", "Gateway (prod): sandbox", "Server (prod): 3.21.3")
 
 	// Logout revokes on the server: the old token then gets 401.
 	tok := e.storedToken("prod")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/rack"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -193,6 +194,18 @@ func runVersion(ctx context.Context, x *kit.Ctx) error {
 		v += " (" + c + ")"
 	}
 	fmt.Fprintf(x.Out, "Gateway (%s): %s\n", t.Name, v)
+	// The rack's own version, as the upstream CLI's "server:" line: GET
+	// /system through the proxy (docs/gateway-protocol.md, "Rack proxy").
+	rc := rack.New(func(ctx context.Context, req gateway.Request) (*gateway.Raw, error) { return x.Call(ctx, t, req) })
+	sys, err := rc.SystemGet(ctx)
+	switch {
+	case err != nil:
+		fmt.Fprintf(x.Out, "Server (%s): unknown (%s)\n", t.Name, ipc.AsError(kit.GatewayErr(t, err)).Message)
+	case sys.Version == "":
+		fmt.Fprintf(x.Out, "Server (%s): unknown\n", t.Name)
+	default:
+		fmt.Fprintf(x.Out, "Server (%s): %s\n", t.Name, sys.Version)
+	}
 	return nil
 }
 
