@@ -135,7 +135,7 @@ func buildApp(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, ap
 		desc = gitDescription(ctx, dir)
 	}
 	var b *rack.Build
-	if err := runStep(x, "Starting build", func() (string, error) {
+	if err := runStepInline(x, "Starting build", func() (string, error) {
 		var err error
 		b, err = c.BuildCreate(ctx, app, rack.BuildOptions{
 			URL: obj, Description: desc, GitSha: gitSha(ctx, dir), Manifest: o.manifest, NoCache: o.noCache,
@@ -157,7 +157,7 @@ func upload(ctx context.Context, x *kit.Ctx, c *rack.Client, app string, tgz []b
 	name := hex.EncodeToString(rnd) + ".tgz"
 	if !x.Term.TTY().Stderr {
 		var u string
-		err := runStep(x, "Uploading source", func() (string, error) {
+		err := runStepInline(x, "Uploading source", func() (string, error) {
 			var err error
 			u, err = c.ObjectUpload(ctx, app, name, tgz, nil)
 			return "", err
@@ -173,7 +173,8 @@ func upload(ctx context.Context, x *kit.Ctx, c *rack.Client, app string, tgz []b
 	// The bar was ours (stderr); the step line is upstream's (stdout).
 	fmt.Fprint(x.Err, "\r\x1b[K")
 	if err != nil {
-		fmt.Fprintln(stepOut(x), "Uploading source... ")
+		// Left open, as upstream leaves it: the error ends the line.
+		fmt.Fprint(stepOut(x), "Uploading source... ")
 		return "", err
 	}
 	fmt.Fprintln(stepOut(x), "Uploading source... OK")
@@ -293,4 +294,22 @@ func follow(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, app,
 		return nil, ipc.Errorf(ipc.CodeGateway, "build %s completed without a release", id)
 	}
 	return b, nil
+}
+
+// runStepInline is runStep for the build's upload and start steps, whose
+// failure upstream prints on the step's own line ("Starting build... " then
+// the error): the line is left open for the error to end it.
+func runStepInline(x *kit.Ctx, text string, fn func() (string, error)) error {
+	w := stepOut(x)
+	fmt.Fprintf(w, "%s... ", text)
+	extra, err := fn()
+	if err != nil {
+		return err
+	}
+	if extra != "" {
+		fmt.Fprintf(w, "OK, %s\n", extra)
+	} else {
+		fmt.Fprintln(w, "OK")
+	}
+	return nil
 }

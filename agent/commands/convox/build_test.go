@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rack-gateway/rack-gateway/agent/commands/convox"
 	"github.com/rack-gateway/rack-gateway/agent/commands/kittest"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
@@ -143,5 +144,16 @@ func TestBuildFromGit(t *testing.T) {
 	id, _ = buildOf(t, e.Run("build", dir, "-a", app, "-d", ""))
 	if b := getBuild(t, e, id); b.Description != "" || b.GitSha != sha {
 		t.Fatalf("build -d '': %+v", b)
+	}
+}
+
+// A refused upload leaves "Uploading source... " open on stdout, as
+// upstream does, so the error ends that same line.
+func TestBuildErrorEndsTheStepLine(t *testing.T) {
+	t.Parallel()
+	viewer := kittest.New(t, "viewer@example.com", true, convox.Register)
+	r := viewer.Run("build", sourceDir(t), "-a", app)
+	if r.Error == nil || r.Out != "Packaging source... OK\nUploading source... " {
+		t.Fatalf("viewer build: stdout %q, %s", r.Out, r)
 	}
 }
