@@ -35,6 +35,7 @@ func OSStreams() Streams {
 // Main runs the CLI and returns the process exit status. It is the one
 // place where an outcome becomes an exit status (via ipc.ExitStatus).
 func Main(args []string, s Streams) int {
+	args = grammar.VersionArgs(args)
 	if isPromptCommand(args) {
 		// Shell prompts run this on every Enter: it only reads the status
 		// file, so it must come before anything that could reach the agent.

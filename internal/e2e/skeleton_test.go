@@ -115,6 +115,9 @@ func TestLoginRackRacksSwitchTestAuthLogout(t *testing.T) {
 
 	r = e.mustRun("version")
 	contains(t, "version", r.Out, "rack-gateway CLI:", "rack-gateway agent:", "Gateway (prod): sandbox", "Server (prod): 3.21.3")
+	if v := e.mustRun("--version"); v.Out != r.Out {
+		t.Errorf("--version differs from version:\n%s\nwant:\n%s", v.Out, r.Out)
+	}
 
 	// Logout revokes on the server: the old token then gets 401.
 	tok := e.storedToken("prod")

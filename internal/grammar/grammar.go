@@ -30,6 +30,47 @@ var Globals = []Flag{
 	{Long: "mfa-method", Value: true, Usage: "MFA method to use: totp or webauthn"},
 	{Long: "no-agent", Usage: "Run in-process without the agent"},
 	{Long: "help", Short: "h", Usage: "Show help for this command"},
+	{Long: "version", Usage: "Show the versions, as the version command does"},
+}
+
+// VersionArgs turns a command line with --version (before any "--") into
+// the version command, keeping the global flags and their values (the rack
+// whose versions to show); other lines come back as they are.
+func VersionArgs(args []string) []string {
+	found := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--version" || a == "--version=true" {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return args
+	}
+	out := []string{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(a, "=")
+		if !IsFlag(a) || name == "--version" || name == "--help" || name == "-h" {
+			continue
+		}
+		value, known := GlobalLookup(name)
+		if !known {
+			continue
+		}
+		out = append(out, a)
+		if value && !strings.Contains(a, "=") && i+1 < len(args) {
+			out = append(out, args[i+1])
+			i++
+		}
+	}
+	return append(out, "version")
 }
 
 // Lookup tells, for a flag name as typed ("-a", "--app"), whether it takes

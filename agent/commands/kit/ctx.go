@@ -25,6 +25,7 @@ type GlobalFlags struct {
 	MFACode   string
 	MFAMethod string
 	NoAgent   bool
+	Version   bool
 }
 
 // GlobalFlagSet is a flag set with only the global flags, for help,
@@ -46,6 +47,10 @@ func (g *GlobalFlags) bind(fs *pflag.FlagSet) {
 			fs.StringVarP(str[f.Long], f.Long, f.Short, "", f.Usage)
 		case f.Long == "no-agent":
 			fs.BoolVarP(&g.NoAgent, f.Long, f.Short, false, f.Usage)
+		case f.Long == "version":
+			// The CLI turns --version into the version command
+			// (grammar.VersionArgs); bound here for help and completion.
+			fs.BoolVarP(&g.Version, f.Long, f.Short, false, f.Usage)
 		}
 	}
 }
