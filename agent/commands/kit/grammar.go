@@ -14,7 +14,13 @@ import (
 // registryNode is the command tree as internal/grammar walks it.
 type registryNode struct{ r *Registry }
 
+// Continues implements grammar.Node. A leading "help" is a word of its
+// own: "help env get" names "env get".
 func (n registryNode) Continues(words []string, next string) bool {
+	if len(words) == 0 && next == "help" {
+		return true
+	}
+	words = withoutHelp(words)
 	name := strings.Join(append(append([]string(nil), words...), next), " ")
 	for c := range n.r.cmds {
 		if c == name || strings.HasPrefix(c, name+" ") {
@@ -25,7 +31,7 @@ func (n registryNode) Continues(words []string, next string) bool {
 }
 
 func (n registryNode) Flags(words []string) grammar.Lookup {
-	prefix := strings.Join(words, " ")
+	prefix := strings.Join(withoutHelp(words), " ")
 	flags := append([]grammar.Flag(nil), grammar.Globals...)
 	for name, c := range n.r.cmds {
 		if prefix == "" || name == prefix || strings.HasPrefix(name, prefix+" ") {
@@ -33,6 +39,13 @@ func (n registryNode) Flags(words []string) grammar.Lookup {
 		}
 	}
 	return lookupConflicts(flags)
+}
+
+func withoutHelp(words []string) []string {
+	if len(words) > 0 && words[0] == "help" {
+		return words[1:]
+	}
+	return words
 }
 
 // lookupConflicts is a lookup over flags in which a name that is a value
@@ -78,32 +91,20 @@ func (c *Command) grammarFlags() []grammar.Flag {
 func (r *Registry) resolve(argv []string) (*Command, []string, error) {
 	words, at := grammar.Split(argv, registryNode{r})
 	rest := grammar.Without(argv, at)
-	if len(words) == 0 {
-		if w := grammar.FirstWords(argv, 1); len(w) == 1 && w[0] == "help" {
-			// "help <words>" is "<words> --help".
-			i := indexOf(argv, "help")
-			hw, hat := grammar.Split(argv[i+1:], registryNode{r})
-			if len(hw) == 0 {
-				if more := grammar.FirstWords(argv[i+1:], 1); len(more) == 1 {
-					return nil, nil, r.unknownCommand(more[0])
-				}
-				return RootCommand, []string{"--help"}, nil
-			}
-			_ = hat
-			return r.lookup(hw, []string{"--help"})
+	switch {
+	case len(words) > 0 && words[0] == "help":
+		// "help <words>" is "<words> --help".
+		if len(words) > 1 {
+			return r.lookup(words[1:], []string{"--help"})
 		}
+		if more := grammar.FirstWords(rest, 1); len(more) == 1 {
+			return nil, nil, r.unknownCommand(more[0])
+		}
+		return RootCommand, []string{"--help"}, nil
+	case len(words) == 0:
 		return RootCommand, rest, nil
 	}
 	return r.lookup(words, rest)
-}
-
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // lookup returns the command named by words. A group without a command of
