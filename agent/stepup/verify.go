@@ -69,16 +69,9 @@ func (e *Engine) verify(ctx context.Context, s Session, w *window, sc *screen, r
 	if !sc.a.CanPrompt() {
 		return ErrNoTerminal(s.Rack)
 	}
-	method, err := e.chooseMethod(ctx, s, w, r)
+	method, err := e.sendableMethod(ctx, s, w, r)
 	if err != nil {
 		return err
-	}
-	// Nothing is asked of the person when nothing could be sent.
-	if method == "webauthn" && e.Ledger.Check(s.User, ledger.WebAuthn, "") != nil {
-		method = "totp"
-	}
-	if err := e.Ledger.Check(s.User, ledger.Code, ""); err != nil && method != "webauthn" {
-		return refused(err)
 	}
 	r.used("prompted")
 	sc.say("Step-up MFA required for this operation.")
@@ -249,6 +242,24 @@ func (e *Engine) askCode(ctx context.Context, s Session, sc *screen, r Request, 
 	}
 }
 
+// sendableMethod is chooseMethod narrowed to what the ledger would let
+// through, so nothing is asked of the person when nothing could be sent:
+// a security key the WebAuthn budget refuses falls back to a code, and a
+// code the budget refuses ends the decision.
+func (e *Engine) sendableMethod(ctx context.Context, s Session, w *window, r Request) (string, error) {
+	method, err := e.chooseMethod(ctx, s, w, r)
+	if err != nil {
+		return "", err
+	}
+	if method == "webauthn" && e.Ledger.Check(s.User, ledger.WebAuthn, "") != nil {
+		method = "totp"
+	}
+	if err := e.Ledger.Check(s.User, ledger.Code, ""); err != nil && method != "webauthn" {
+		return "", refused(err)
+	}
+	return method, nil
+}
+
 // chooseMethod applies the method order: --mfa-method, the server's
 // preferred_method, the config's preference, WebAuthn when a key can do it,
 // then codes.
@@ -376,15 +387,9 @@ func (e *Engine) Proof(ctx context.Context, s Session, a Asker, r Request) (_ *P
 	if !a.CanPrompt() {
 		return nil, ErrNoTerminal(s.Rack)
 	}
-	method, err := e.chooseMethod(ctx, s, w, r)
+	method, err := e.sendableMethod(ctx, s, w, r)
 	if err != nil {
 		return nil, err
-	}
-	if method == "webauthn" && e.Ledger.Check(s.User, ledger.WebAuthn, "") != nil {
-		method = "totp"
-	}
-	if err := e.Ledger.Check(s.User, ledger.Code, ""); err != nil && method != "webauthn" {
-		return nil, refused(err)
 	}
 	sc.say("MFA verification required.")
 	if method == "webauthn" {
