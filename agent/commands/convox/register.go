@@ -8,10 +8,12 @@ import "github.com/rack-gateway/rack-gateway/agent/commands/kit"
 // Register adds this package's commands to r.
 func Register(r *kit.Registry) {
 	registerApps(r)
+	registerAppsManage(r)
 	registerBuild(r)
 	registerEnv(r)
 	registerEnvEdit(r)
 	registerReleases(r)
 	registerStreams(r)
+	registerSystem(r)
 	registerUnforwarded(r)
 }
