@@ -1,0 +1,555 @@
+// Package faultproxy is a fault-injecting HTTP/1.1 proxy for tests. It sits
+// between a client (the agent) and a server (the sandbox), passes every
+// request through unchanged, and for the requests a test arms a fault for,
+// does what a broken network or a load balancer in front of a gateway
+// does: reset the connection, answer 5xx or 429 itself, hold the request
+// without answering, cut an answer's body short, or drop a websocket in
+// the middle of its stream.
+//
+// Unlike the sandbox's own faults, these happen on the wire: the client
+// sees a real TCP reset, a real half-sent body, a real connection that
+// stays silent. The proxy also records every request it sees (method,
+// path, headers and body), so a test can count how often a secret, such
+// as an MFA code, went over the wire.
+//
+// It speaks plain HTTP/1.1 only (no TLS, no HTTP/2), which is what the
+// agent speaks to an http:// gateway.
+package faultproxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Kind is what a fault does to the request it matches.
+type Kind string
+
+// The faults.
+const (
+	// Reset resets the client's connection (TCP RST) once the request
+	// has arrived.
+	Reset Kind = "reset"
+	// Status answers Status, Header and Body made up by the proxy, as a
+	// load balancer does (502, 503, 429 with Retry-After).
+	Status Kind = "status"
+	// Stall holds the request and never answers; the connection stays
+	// open until the client gives up or the proxy closes.
+	Stall Kind = "stall"
+	// Truncate sends the server's answer with only the first half of its
+	// body, then closes the connection.
+	Truncate Kind = "truncate"
+	// CutStream relays a websocket (or any upgraded connection) until
+	// AfterBytes bytes have come from the server, then resets both sides.
+	CutStream Kind = "cut-stream"
+)
+
+// Fault is one armed fault.
+type Fault struct {
+	Kind Kind
+	// Method matches the request method; "" matches any.
+	Method string
+	// Path matches the URL path exactly, or as a prefix when it ends in
+	// "*". The query is ignored.
+	Path string
+	// Count is how many matching requests the fault takes; 0 means 1,
+	// a negative count means every one until Clear.
+	Count int
+	// Forward sends the request to the server first, so everything it
+	// does happens, and only then resets or answers (Reset, Status,
+	// Stall): the case a client cannot tell from a request that never
+	// arrived. Truncate and CutStream always forward.
+	Forward bool
+	// Status, Header and Body are the answer of a Status fault.
+	Status int
+	Header http.Header
+	Body   string
+	// KeepLength (Truncate) keeps the declared Content-Length, so the
+	// client sees the connection end inside the body. Otherwise the cut
+	// body is declared whole: valid HTTP carrying JSON that ends early.
+	KeepLength bool
+	// AfterBytes (CutStream) is how many bytes from the server are
+	// relayed after the 101 answer before the cut.
+	AfterBytes int
+}
+
+// Request is one request the proxy received.
+type Request struct {
+	Method, Path string
+	Header       http.Header
+	Body         []byte
+	// Fault is the kind of fault that took the request; "" when it was
+	// passed through.
+	Fault Kind
+}
+
+// Proxy is a running fault proxy.
+type Proxy struct {
+	// URL is the proxy's base URL, to use in place of the server's.
+	URL string
+
+	upstream string // host:port
+	ln       net.Listener
+
+	mu     sync.Mutex
+	faults []*Fault
+	seen   []Request
+	conns  map[net.Conn]struct{}
+	held   int
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Start listens on a loopback port and proxies to upstream, a base URL
+// such as http://127.0.0.1:8080.
+func Start(upstream string) (*Proxy, error) {
+	u, err := url.Parse(upstream)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("faultproxy: upstream must be an http:// URL, got %q", upstream)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{URL: "http://" + ln.Addr().String(), upstream: u.Host, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Arm adds f behind the faults armed before it: a request takes the
+// oldest armed fault that matches it.
+func (p *Proxy) Arm(f Fault) {
+	if f.Count == 0 {
+		f.Count = 1
+	}
+	f.Method = strings.ToUpper(f.Method)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = append(p.faults, &f)
+}
+
+// Clear disarms every fault.
+func (p *Proxy) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = nil
+}
+
+// Armed reports how many faults are still armed.
+func (p *Proxy) Armed() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.faults)
+}
+
+// Held reports how many requests a Stall fault holds right now: a test
+// polls it to know a request is in flight.
+func (p *Proxy) Held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
+}
+
+// Requests returns every request received so far, oldest first.
+func (p *Proxy) Requests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Request(nil), p.seen...)
+}
+
+// Sent counts the requests that carried secret anywhere: in a header
+// value or in the body. It is how a test proves a code crossed the wire
+// once.
+func (p *Proxy) Sent(secret string) int {
+	n := 0
+	for _, r := range p.Requests() {
+		if strings.Contains(string(r.Body), secret) {
+			n++
+			continue
+		}
+		for _, vs := range r.Header {
+			if hasValue(vs, secret) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+func hasValue(vs []string, s string) bool {
+	for _, v := range vs {
+		if strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Close stops the proxy: the listener, every connection (releasing held
+// requests) and every goroutine, which it waits for.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	p.mu.Unlock()
+	err := p.ln.Close()
+	p.wg.Wait()
+	return err
+}
+
+// track registers c so Close can end it; false when the proxy is closed.
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		_ = c.Close()
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.conns, c)
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(c) {
+			continue
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.untrack(c)
+			defer c.Close()
+			p.serve(c)
+		}()
+	}
+}
+
+// take records r and uses up one request of the oldest fault matching it.
+func (p *Proxy) take(r *http.Request, body []byte) *Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
+	var taken *Fault
+	for i, f := range p.faults {
+		if !f.matches(r) {
+			continue
+		}
+		cp := *f
+		taken = &cp
+		if f.Count > 0 {
+			if f.Count--; f.Count == 0 {
+				p.faults = append(p.faults[:i], p.faults[i+1:]...)
+			}
+		}
+		seen.Fault = f.Kind
+		break
+	}
+	p.seen = append(p.seen, seen)
+	return taken
+}
+
+func (f *Fault) matches(r *http.Request) bool {
+	if f.Method != "" && f.Method != r.Method {
+		return false
+	}
+	if prefix, ok := strings.CutSuffix(f.Path, "*"); ok {
+		return strings.HasPrefix(r.URL.Path, prefix)
+	}
+	return f.Path == r.URL.Path
+}
+
+// serve reads requests from one client connection until it closes or a
+// fault ends it.
+func (p *Proxy) serve(c net.Conn) {
+	br := bufio.NewReader(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return
+		}
+		f := p.take(req, body)
+		if !p.handle(c, br, req, body, f) || req.Close {
+			return
+		}
+	}
+}
+
+// handle answers one request as f says (nil: pass through) and reports
+// whether the client connection may carry another request.
+func (p *Proxy) handle(c net.Conn, br *bufio.Reader, req *http.Request, body []byte, f *Fault) bool {
+	if f == nil {
+		return p.pass(c, br, req, body, nil)
+	}
+	switch f.Kind {
+	case Reset, Status, Stall:
+		if f.Forward {
+			up, resp, err := p.forward(req, body)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = up.Close()
+			}
+		}
+	}
+	switch f.Kind {
+	case Reset:
+		reset(c)
+		return false
+	case Status:
+		if err := writeStatus(c, f); err != nil {
+			return false
+		}
+		return true
+	case Stall:
+		p.stall(c, br)
+		return false
+	case Truncate:
+		p.truncate(c, req, body, f)
+		return false
+	case CutStream:
+		return p.pass(c, br, req, body, f)
+	}
+	return false
+}
+
+// reset closes c with a TCP RST rather than a FIN: SO_LINGER 0 makes the
+// kernel discard unsent data and reset.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
+
+func writeStatus(c net.Conn, f *Fault) error {
+	h := f.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "text/html")
+	}
+	return writeResponse(c, f.Status, h, []byte(f.Body), len(f.Body))
+}
+
+// stall holds the request until the client closes its connection (a read
+// returns) or the proxy closes it.
+func (p *Proxy) stall(c net.Conn, br *bufio.Reader) {
+	p.mu.Lock()
+	p.held++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.held--
+		p.mu.Unlock()
+	}()
+	_, _ = io.Copy(io.Discard, br)
+}
+
+// truncate forwards req and sends the answer with half its body.
+func (p *Proxy) truncate(c net.Conn, req *http.Request, body []byte, f *Fault) {
+	up, resp, err := p.forward(req, body)
+	if err != nil {
+		reset(c)
+		return
+	}
+	defer up.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		reset(c)
+		return
+	}
+	cut := data[:len(data)/2]
+	declared := len(cut)
+	if f.KeepLength {
+		declared = len(data)
+	}
+	_ = writeResponse(c, resp.StatusCode, resp.Header, cut, declared)
+}
+
+// pass forwards req and relays the answer; an upgrade answer turns the
+// connection into a relay of raw bytes, cut by f when it is a CutStream.
+func (p *Proxy) pass(c net.Conn, br *bufio.Reader, req *http.Request, body []byte, f *Fault) bool {
+	up, resp, err := p.forward(req, body)
+	if err != nil {
+		_ = writeResponse(c, http.StatusBadGateway, http.Header{"Content-Type": {"text/plain"}},
+			[]byte("faultproxy: "+err.Error()), -1)
+		return false
+	}
+	defer up.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if err := writeHead(c, resp.StatusCode, resp.Header, -1); err != nil {
+			return false
+		}
+		p.splice(c, br, up, f)
+		return false
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		reset(c)
+		return false
+	}
+	n := len(data)
+	if req.Method == http.MethodHead {
+		data, n = nil, -1
+	}
+	if err := writeResponse(c, resp.StatusCode, resp.Header, data, n); err != nil {
+		return false
+	}
+	return !resp.Close
+}
+
+// upstream is one connection to the server, with the reader the answer's
+// head was read through: it may already hold the first bytes of an
+// upgraded stream.
+type upstream struct {
+	conn net.Conn
+	r    *bufio.Reader
+	p    *Proxy
+}
+
+func (u *upstream) Close() error {
+	u.p.untrack(u.conn)
+	return u.conn.Close()
+}
+
+// forward sends req on a new connection to the server (one per request:
+// the proxy's own keep-alive is of no interest to a test) and reads the
+// answer's head. The caller closes the connection.
+func (p *Proxy) forward(req *http.Request, body []byte) (*upstream, *http.Response, error) {
+	conn, err := net.DialTimeout("tcp", p.upstream, 5*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !p.track(conn) {
+		return nil, nil, errors.New("proxy closed")
+	}
+	up := &upstream{conn: conn, r: bufio.NewReader(conn), p: p}
+	out := req.Clone(req.Context())
+	out.RequestURI = ""
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.ContentLength = int64(len(body))
+	out.TransferEncoding = nil
+	if !isUpgrade(req) {
+		out.Close = true
+	}
+	if err := out.Write(conn); err != nil {
+		_ = up.Close()
+		return nil, nil, err
+	}
+	resp, err := http.ReadResponse(up.r, req)
+	if err != nil {
+		_ = up.Close()
+		return nil, nil, err
+	}
+	return up, resp, nil
+}
+
+func isUpgrade(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+}
+
+// splice relays bytes both ways until either side ends. For a CutStream
+// fault, once AfterBytes bytes came from the server, both connections are
+// reset mid-stream.
+func (p *Proxy) splice(c net.Conn, br *bufio.Reader, up *upstream, f *Fault) {
+	done := make(chan struct{}, 2)
+	go func() {
+		_, _ = io.Copy(up.conn, br)
+		if tc, ok := up.conn.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}()
+	go func() {
+		relayDown(c, up, f)
+		done <- struct{}{}
+	}()
+	<-done
+	_ = c.Close()
+	_ = up.Close()
+	<-done
+}
+
+// relayDown copies the server's stream to the client, and cuts both with
+// a reset after f.AfterBytes when f is a CutStream fault.
+func relayDown(c net.Conn, up *upstream, f *Fault) {
+	if f == nil || f.Kind != CutStream {
+		_, _ = io.Copy(c, up.r)
+		return
+	}
+	left := f.AfterBytes
+	buf := make([]byte, 32<<10)
+	for left > 0 {
+		n, err := up.r.Read(buf[:min(len(buf), left)])
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+			left -= n
+		}
+		if err != nil {
+			return
+		}
+	}
+	reset(c)
+	reset(up.conn)
+}
+
+// writeResponse writes a whole answer: head and body. declared is the
+// Content-Length to announce, -1 for none.
+func writeResponse(c net.Conn, status int, h http.Header, body []byte, declared int) error {
+	if err := writeHead(c, status, h, declared); err != nil {
+		return err
+	}
+	_, err := c.Write(body)
+	return err
+}
+
+// writeHead writes the status line and headers, with the framing headers
+// replaced: the proxy always sends a body whole, with its length.
+func writeHead(c net.Conn, status int, h http.Header, declared int) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
+	out := h.Clone()
+	if status != http.StatusSwitchingProtocols {
+		out.Del("Connection")
+	}
+	out.Del("Content-Length")
+	out.Del("Transfer-Encoding")
+	if declared >= 0 {
+		out.Set("Content-Length", fmt.Sprint(declared))
+	}
+	if err := out.Write(&b); err != nil {
+		return err
+	}
+	b.WriteString("\r\n")
+	_, err := io.WriteString(c, b.String())
+	return err
+}
