@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,13 +55,20 @@ type Config struct {
 	WebAuthnPINCacheSeconds int `json:"webauthn_pin_cache_seconds,omitempty"`
 
 	extra map[string]json.RawMessage
+	// notices are what Load repaired in the file, for the user to read.
+	notices []string
 }
+
+// Notices says what Load changed in the file on its own (an empty rack
+// entry dropped), one sentence each, so the caller can tell the user once.
+func (c *Config) Notices() []string { return c.notices }
 
 // Load reads dir/config.json. A missing file is an empty config. Tokens the
 // upstream CLI stored in the file are returned separately (rack → token) so
 // the caller can move them into the secret store and Save the file without
 // them. Load also assigns machine_id and mfa_preference the way upstream does
-// on first load; the caller should Save when changed is true.
+// on first load, and drops rack entries that are null (see Notices); the
+// caller should Save when changed is true.
 func Load(dir string) (cfg *Config, tokens map[string]string, changed bool, err error) {
 	cfg = &Config{Gateways: map[string]*Gateway{}}
 	tokens = map[string]string{}
@@ -88,7 +96,7 @@ func Load(dir string) (cfg *Config, tokens map[string]string, changed bool, err 
 		cfg.MFAPreference = "default"
 		changed = true
 	}
-	if len(tokens) > 0 {
+	if len(tokens) > 0 || len(cfg.notices) > 0 {
 		changed = true
 	}
 	return cfg, tokens, changed, nil
@@ -106,21 +114,43 @@ func (c *Config) decode(data []byte, tokens map[string]string) error {
 	if c.Gateways == nil {
 		c.Gateways = map[string]*Gateway{}
 	}
-	c.extra = without(raw, knownConfigKeys)
-	var gws map[string]map[string]json.RawMessage
-	if g, ok := raw["gateways"]; ok {
-		if err := json.Unmarshal(g, &gws); err != nil {
-			return err
+	for name, gw := range c.Gateways {
+		if gw == nil {
+			// "a": null decodes to a nil entry that every reader would
+			// trip over. It holds nothing (no URL), so dropping it loses
+			// nothing; the caller saves the file without it.
+			delete(c.Gateways, name)
+			c.notices = append(c.notices, fmt.Sprintf(
+				"Notice: dropped the empty entry for rack %q from config.json (it had no gateway URL); run 'rack-gateway login %s <gateway-url>' to add it again.", name, name))
 		}
 	}
-	for name, fields := range gws {
+	sort.Strings(c.notices)
+	c.extra = without(raw, knownConfigKeys)
+	// The raw entries are found the way the decoder above found the
+	// fields ("Gateways" is gateways), so no entry's token is missed.
+	var gws struct {
+		Gateways map[string]json.RawMessage `json:"gateways"`
+	}
+	if err := json.Unmarshal(data, &gws); err != nil {
+		return err
+	}
+	for name, obj := range gws.Gateways {
 		gw := c.Gateways[name]
 		if gw == nil {
 			continue
 		}
-		if t, ok := fields["token"]; ok {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(obj, &fields); err != nil {
+			return err
+		}
+		// The token is read the way the upstream CLI's decoder reads it
+		// (any case, the last one wins), so "TOKEN" moves out too.
+		var legacy struct {
+			Token json.RawMessage `json:"token"`
+		}
+		if json.Unmarshal(obj, &legacy) == nil && legacy.Token != nil {
 			var tok string
-			if json.Unmarshal(t, &tok) == nil && tok != "" {
+			if json.Unmarshal(legacy.Token, &tok) == nil && tok != "" {
 				tokens[name] = tok
 			}
 		}
@@ -131,7 +161,9 @@ func (c *Config) decode(data []byte, tokens map[string]string) error {
 
 var knownConfigKeys = []string{"current", "gateways", "machine_id", "mfa_preference", "notification_sound", "sound_volume", "all_racks_exclude", "webauthn_pin_cache_seconds"}
 
-// "token" is known so that it is dropped, never written back.
+// "token" is known so that it is dropped, never written back. Keys match in
+// any case, as Go's decoder matches them to fields: "URL" is the url, and
+// "Token" a token.
 var knownGatewayKeys = []string{"url", "token", "email", "expires_at", "session_id", "channel", "device_id", "device_name", "mfa_verified", "mfa_preference", "notification_sound", "sound_volume"}
 
 func without(m map[string]json.RawMessage, keys []string) map[string]json.RawMessage {
@@ -139,8 +171,13 @@ func without(m map[string]json.RawMessage, keys []string) map[string]json.RawMes
 	for k, v := range m {
 		out[k] = v
 	}
-	for _, k := range keys {
-		delete(out, k)
+	for k := range out {
+		for _, known := range keys {
+			if strings.EqualFold(k, known) {
+				delete(out, k)
+				break
+			}
+		}
 	}
 	if len(out) == 0 {
 		return nil
@@ -165,6 +202,9 @@ func (c *Config) Marshal() ([]byte, error) {
 	}
 	gws := map[string]json.RawMessage{}
 	for name, gw := range c.Gateways {
+		if gw == nil {
+			continue // never written: Load drops such entries too
+		}
 		b, err := gw.marshal()
 		if err != nil {
 			return nil, err
@@ -208,11 +248,15 @@ func (c *Config) Save(dir string) error {
 	return nil
 }
 
-// Names returns the rack aliases in a stable order.
+// Names returns the rack aliases in a stable order. A nil entry (one a
+// caller put there; Load never leaves one) is not a rack and is skipped, so
+// a loop over Names can use every entry it gets.
 func (c *Config) Names() []string {
 	names := make([]string, 0, len(c.Gateways))
-	for n := range c.Gateways {
-		names = append(names, n)
+	for n, g := range c.Gateways {
+		if g != nil {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	return names

@@ -77,6 +77,7 @@ func (p *Profile) loadLocked() error {
 			rack, filepath.Join(p.Dir, config.FileName), store.Describe()))
 		p.core.Log.Info("migrated token from config.json", "rack", rack, "store", store.Kind())
 	}
+	p.notices = append(p.notices, cfg.Notices()...)
 	if changed {
 		if err := cfg.Save(p.Dir); err != nil {
 			return err
@@ -123,6 +124,9 @@ func (p *Profile) Config() config.Config {
 	c := *p.cfg
 	c.Gateways = make(map[string]*config.Gateway, len(p.cfg.Gateways))
 	for k, v := range p.cfg.Gateways {
+		if v == nil {
+			continue // not a rack (config.Config.Names skips it too)
+		}
 		g := *v
 		c.Gateways[k] = &g
 	}
