@@ -125,18 +125,8 @@ func (r *Registry) groupCommand(group string) *Command {
 	b.WriteString("Subcommands of rack-gateway " + group + ":\n")
 	names := append([]string(nil), subs...)
 	sort.Strings(names)
-	for _, n := range names {
-		c := r.cmds[group+" "+n]
-		b.WriteString("  " + padRight(n, 16) + " " + c.Short + "\n")
-	}
+	writeCommandList(&b, names, func(n string) string { return r.cmds[group+" "+n].Short })
 	return &Command{Name: group, Usage: group + " <command> [flags]", Short: "Commands for " + group, Long: strings.TrimRight(b.String(), "\n"), MaxArgs: -1, group: true}
-}
-
-func padRight(s string, n int) string {
-	if len(s) >= n {
-		return s
-	}
-	return s + strings.Repeat(" ", n-len(s))
 }
 
 // unknownSub words an argument that stands where a subcommand would.

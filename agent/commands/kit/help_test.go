@@ -39,3 +39,39 @@ func TestHelpOwnFlagsFirstAligned(t *testing.T) {
 		}
 	}
 }
+
+// The command list's texts start in one column, however long the names:
+// "deploy-approval approve" does not run into its text.
+func TestHelpCommandListAligned(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	for _, n := range []string{"apps", "deploy-approval approve", "deploy-approval request", "env set"} {
+		r.Add(&Command{Name: n, Usage: n, Short: "Text of " + n})
+	}
+	check := func(what, out string) {
+		t.Helper()
+		col := -1
+		for _, l := range strings.Split(out, "\n") {
+			i := strings.Index(l, "Text of ")
+			if i < 0 {
+				continue
+			}
+			name := strings.TrimSpace(l[:i])
+			if l[i-2:i] != "  " {
+				t.Errorf("%s: %q has fewer than two blanks before its text", what, l)
+			}
+			if col < 0 {
+				col = i
+			} else if i != col {
+				t.Errorf("%s: %q: text at column %d, want %d:\n%s", what, name, i, col, out)
+			}
+		}
+		if col < 0 {
+			t.Fatalf("%s: no command lines:\n%s", what, out)
+		}
+	}
+	var b bytes.Buffer
+	r.WriteHelp(&b, RootCommand, GlobalFlagSet())
+	check("root help", b.String())
+	check("group help", r.groupCommand("deploy-approval").Long)
+}

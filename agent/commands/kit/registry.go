@@ -315,9 +315,7 @@ func (r *Registry) WriteHelp(w io.Writer, cmd *Command, fs *pflag.FlagSet) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(w, "  %-16s %s\n", n, r.cmds[n].Short)
-		}
+		writeCommandList(w, names, func(n string) string { return r.cmds[n].Short })
 		fmt.Fprint(w, "\nGlobal flags:\n")
 		fmt.Fprint(w, GlobalFlagSet().FlagUsages())
 		fmt.Fprint(w, "\nRun 'rack-gateway <command> --help' for more about a command.\n")
@@ -349,6 +347,19 @@ func (r *Registry) WriteHelp(w io.Writer, cmd *Command, fs *pflag.FlagSet) {
 	if len(global) > 0 {
 		fmt.Fprint(w, "\nGlobal Flags:\n")
 		writeFlags(w, global, width)
+	}
+}
+
+// writeCommandList prints one "  name  text" line per name, the texts in
+// one column as wide as the longest name needs, so a long name such as
+// "deploy-approval approve" never runs into its text.
+func writeCommandList(w io.Writer, names []string, short func(string) string) {
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, short(n))
 	}
 }
 
