@@ -123,9 +123,11 @@ func parseCompatFile(path, name string) ([]compatStep, error) {
 		if !compatDirectives[word] {
 			return nil, errorAt(n, "unknown directive %q (a row starts with \"$ rack-gateway\")", word)
 		}
-		args, err := shellSplit(rest)
-		if err != nil {
-			return nil, errorAt(n, "%v", err)
+		var args []string
+		if word != "file" && word != "sandbox" { // these take the rest of the line as written
+			if args, err = shellSplit(rest); err != nil {
+				return nil, errorAt(n, "%v", err)
+			}
 		}
 		if skip != "" {
 			return nil, errorAt(skipAt, "skip: must be followed by a row")

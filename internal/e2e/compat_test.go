@@ -190,17 +190,19 @@ func (c *compatRun) step(s compatStep) {
 			t.Fatal(err)
 		}
 	case "sandbox":
-		if len(args) < 2 {
+		// The body is the rest of the line as written: JSON's quotes are
+		// not shell quotes.
+		f := strings.SplitN(c.subst(s, s.rest), " ", 3)
+		if len(f) < 2 {
 			t.Fatalf("%s: usage: sandbox <METHOD> </_sandbox/path> [json body]", s.where())
 		}
 		var body any
-		if len(args) > 2 {
-			raw := strings.Join(args[2:], " ")
-			if err := json.Unmarshal([]byte(raw), &body); err != nil {
+		if len(f) == 3 && strings.TrimSpace(f[2]) != "" {
+			if err := json.Unmarshal([]byte(f[2]), &body); err != nil {
 				t.Fatalf("%s: sandbox body is not JSON: %v", s.where(), err)
 			}
 		}
-		c.sb.call(t, strings.ToUpper(args[0]), args[1], body, nil)
+		c.sb.call(t, strings.ToUpper(f[0]), f[1], body, nil)
 	default:
 		t.Fatalf("%s: unknown directive %q", s.where(), s.word)
 	}
