@@ -114,7 +114,7 @@ func TestLoginRackRacksSwitchTestAuthLogout(t *testing.T) {
 	contains(t, "test-auth -r staging", r.Out, "Authenticated as deployer@example.com")
 
 	r = e.mustRun("version")
-	contains(t, "version", r.Out, "rack-gateway CLI:", "rack-gateway agent:", "Gateway (prod): sandbox", "Server (prod): 3.21.3")
+	contains(t, "version", r.Out, "client: ", "\ngateway: sandbox-0.1.0 (sandbox)\n", "\nserver: 3.21.3\n", "\nagent: ")
 	if v := e.mustRun("--version"); v.Out != r.Out {
 		t.Errorf("--version differs from version:\n%s\nwant:\n%s", v.Out, r.Out)
 	}

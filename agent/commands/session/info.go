@@ -21,7 +21,7 @@ func registerInfo(r *kit.Registry) {
 	})
 	r.Add(&kit.Command{
 		Name: "version", Usage: "version", MaxArgs: 0,
-		Short: "Show CLI, agent and gateway versions",
+		Short: "Show the CLI, gateway server and rack versions (and the agent's)",
 		Run:   runVersion,
 	})
 	r.Add(&kit.Command{
@@ -164,49 +164,56 @@ func yesNo(b bool) string {
 	return "No"
 }
 
+// runVersion prints upstream's three lines, "client:", "gateway:" and
+// "server:", worded as upstream words each case, so scripts that parse
+// them keep working; the agent's own version comes last, on a line
+// upstream does not have.
 func runVersion(ctx context.Context, x *kit.Ctx) error {
 	cli := x.Inv.Version
 	if cli == "" {
 		cli = "unknown"
 	}
-	fmt.Fprintf(x.Out, "rack-gateway CLI: %s\n", cli)
-	fmt.Fprintf(x.Out, "rack-gateway agent: %s\n", x.Core.Version)
+	fmt.Fprintf(x.Out, "client: %s\n", cli)
+	gatewayLine, serverLine := versionLines(ctx, x)
+	fmt.Fprintf(x.Out, "gateway: %s\n", gatewayLine)
+	fmt.Fprintf(x.Out, "server: %s\n", serverLine)
+	fmt.Fprintf(x.Out, "agent: %s\n", x.Core.Version)
+	return nil
+}
+
+// versionLines are the texts of the gateway and server lines.
+func versionLines(ctx context.Context, x *kit.Ctx) (gw, server string) {
+	const notLoggedIn = "(not logged in)"
 	t, err := x.ResolveRack()
 	if err != nil {
-		fmt.Fprintf(x.Out, "Gateway: unknown (no rack selected)\n")
-		return nil
+		return notLoggedIn, notLoggedIn
 	}
 	tok, err := x.Credential(t)
 	if err != nil {
-		fmt.Fprintf(x.Out, "Gateway (%s): unknown (%s)\n", t.Name, ipc.AsError(err).Message)
-		return nil
+		if e := ipc.AsError(err); e.Code != ipc.CodeNotLoggedIn {
+			return "(error: " + e.Message + ")", "(unavailable)"
+		}
+		return notLoggedIn, notLoggedIn
 	}
-	// The version line should not make the command hang on a slow gateway.
+	// Neither line should make the command hang on a slow gateway.
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	info, err := x.Core.Gateway(t.URL).Info(ctx, tok)
 	if err != nil {
-		fmt.Fprintf(x.Out, "Gateway (%s): unknown (%s)\n", t.Name, ipc.AsError(kit.GatewayErr(t, err)).Message)
-		return nil
+		return "(error: " + ipc.AsError(kit.GatewayErr(t, err)).Message + ")", "(unavailable)"
 	}
-	v := info.Version.Version
-	if c := info.Version.CommitHash; c != "" {
-		v += " (" + c + ")"
+	gw = "(unknown)"
+	if v := info.Version; v.Version != "" {
+		gw = v.Version + " (" + v.CommitHash + ")"
 	}
-	fmt.Fprintf(x.Out, "Gateway (%s): %s\n", t.Name, v)
-	// The rack's own version, as the upstream CLI's "server:" line: GET
-	// /system through the proxy (docs/gateway-protocol.md, "Rack proxy").
+	// The rack's own version: GET /system through the proxy
+	// (docs/gateway-protocol.md, "Rack proxy").
 	rc := rack.New(func(ctx context.Context, req gateway.Request) (*gateway.Raw, error) { return x.Call(ctx, t, req) })
 	sys, err := rc.SystemGet(ctx)
-	switch {
-	case err != nil:
-		fmt.Fprintf(x.Out, "Server (%s): unknown (%s)\n", t.Name, ipc.AsError(kit.GatewayErr(t, err)).Message)
-	case sys.Version == "":
-		fmt.Fprintf(x.Out, "Server (%s): unknown\n", t.Name)
-	default:
-		fmt.Fprintf(x.Out, "Server (%s): %s\n", t.Name, sys.Version)
+	if err != nil {
+		return gw, "(unavailable)"
 	}
-	return nil
+	return gw, sys.Version
 }
 
 func runAgentStatus(_ context.Context, x *kit.Ctx) error {
