@@ -83,7 +83,7 @@ func newCore(t *testing.T) *core.Core {
 
 // startAgent serves a fresh core on a socket in a temporary directory. The
 // server is stopped and shut down when the test ends.
-func startAgent(t *testing.T) *agent {
+func startAgent(t *testing.T, setup ...func(*server.Server)) *agent {
 	t.Helper()
 	c := newCore(t)
 	sock := filepath.Join(privateDir(t), "agent.sock")
@@ -92,7 +92,7 @@ func startAgent(t *testing.T) *agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serve(t, c, sock, ln)
+	return serve(t, c, sock, ln, setup...)
 }
 
 // privateDir is a temporary directory that passes the socket directory's
@@ -106,9 +106,14 @@ func privateDir(t *testing.T) string {
 	return dir
 }
 
-func serve(t *testing.T, c *core.Core, sock string, ln net.Listener) *agent {
+// serve serves c on ln; setup functions change the server before it
+// serves (a test's own commands, routes, log or timeouts).
+func serve(t *testing.T, c *core.Core, sock string, ln net.Listener, setup ...func(*server.Server)) *agent {
 	t.Helper()
 	srv := server.New(c, sock, slog.New(slog.DiscardHandler))
+	for _, f := range setup {
+		f(srv)
+	}
 	a := &agent{Core: c, Srv: srv, Socket: sock, Served: make(chan served, 1), API: localapi.NewClient(sock)}
 	a.HTTP = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {

@@ -66,7 +66,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	cmd := commandWord(inv.Argv)
 	s.Core.Events.Publish(events.Event{Type: events.CommandStarted, Command: cmd, PID: inv.PID})
-	res, runErr := commands.Run(ctx, env, &inv, t)
+	res, runErr := s.runCommand(ctx, env, &inv, t, cmd)
 	exit := &ipc.Exit{Status: res.Status}
 	if runErr != nil {
 		exit.Error = ipc.AsError(runErr)
@@ -95,6 +95,19 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	if stopAfter {
 		s.Stop()
 	}
+}
+
+// runCommand runs the command, turning a panic into an internal error for
+// the client and an error-level line in the log: one bug in one command
+// must not take the agent, and every other session, down with it.
+func (s *Server) runCommand(ctx context.Context, env *commands.Env, inv *ipc.Invocation, t *wsTerm, cmd string) (res commands.Result, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.logPanic("command panic", v, "cmd", cmd)
+			res, err = commands.Result{}, panicErr(cmd, v)
+		}
+	}()
+	return commands.Run(ctx, env, inv, t)
 }
 
 // commandWord is the command name for the log. Arguments are never logged:

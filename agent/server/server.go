@@ -38,6 +38,7 @@ type Server struct {
 	Commands *kit.Registry
 
 	http       *http.Server
+	mux        *http.ServeMux
 	defaultDir string
 	stopOnce   sync.Once
 	stop       chan struct{}
@@ -53,6 +54,7 @@ func New(c *core.Core, socket string, log *slog.Logger) *Server {
 	s := &Server{Core: c, Socket: socket, Log: log, stop: make(chan struct{}), Commands: commands.Registry()}
 	s.defaultDir, _ = core.DefaultConfigDir()
 	mux := http.NewServeMux()
+	s.mux = mux
 	mux.HandleFunc("GET "+ipc.PathRun, s.handleRun)
 	mux.HandleFunc("POST "+ipc.PathRun, s.handleRun)
 	mux.HandleFunc("GET "+ipc.PathStatus, s.handleStatus)
@@ -63,7 +65,7 @@ func New(c *core.Core, socket string, log *slog.Logger) *Server {
 		writeError(w, http.StatusNotFound, ipc.Errorf(ipc.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	s.http = &http.Server{
-		Handler:           s.guard(mux),
+		Handler:           s.recoverPanics(s.guard(mux)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if pc, ok := c.(*transport.Conn); ok {
@@ -71,7 +73,9 @@ func New(c *core.Core, socket string, log *slog.Logger) *Server {
 			}
 			return ctx
 		},
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// What net/http reports here (a panic it caught, a response
+		// written twice) is a bug or a failing socket: never debug noise.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s
 }
