@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Handlers for apps, services, processes, the system and instances. They
@@ -283,94 +282,6 @@ func (rk *Rack) processRun(w http.ResponseWriter, r *http.Request, vars map[stri
 	}
 	proc := rk.spawnLocked(a, svc, release, r.Header.Get("Command"), true)
 	WriteJSON(w, http.StatusOK, proc.Process)
-}
-
-func (rk *Rack) systemGet(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
-	rk.mu.Lock()
-	sys := rk.system
-	rk.mu.Unlock()
-	WriteJSON(w, http.StatusOK, sys)
-}
-
-// systemUpdate is PUT /system (rack scale/update): form count, type,
-// version. Parameters are accepted and ignored.
-func (rk *Rack) systemUpdate(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-	if !parseForm(w, r) {
-		return
-	}
-	rk.mu.Lock()
-	defer rk.mu.Unlock()
-	if v := r.FormValue("count"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "invalid count: "+v)
-			return
-		}
-		rk.system.Count = n
-	}
-	if v := r.FormValue("type"); v != "" {
-		rk.system.Type = v
-	}
-	if v := r.FormValue("version"); v != "" {
-		rk.system.Version = v
-	}
-	rk.appendLogLocked("", "system/rack", "rack updated", rk.now())
-	writeOK(w)
-}
-
-func (rk *Rack) systemCapacity(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
-	rk.mu.Lock()
-	procs := 0
-	var mem int64
-	for _, p := range rk.processes {
-		procs++
-		if a := rk.apps[p.App]; a != nil {
-			if svc := a.service(p.Name); svc != nil {
-				mem += int64(svc.Memory)
-			}
-		}
-	}
-	n := int64(len(rk.instances))
-	rk.mu.Unlock()
-	WriteJSON(w, http.StatusOK, map[string]int64{
-		"cluster-cpu": 2048 * n, "cluster-memory": 2048 * n, "instance-cpu": 2048, "instance-memory": 2048,
-		"process-count": int64(procs), "process-memory": mem, "process-width": 1,
-	})
-}
-
-func (rk *Rack) systemMetrics(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
-	WriteJSON(w, http.StatusOK, []any{})
-}
-
-// systemProcesses lists the rack's own processes.
-func (rk *Rack) systemProcesses(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
-	rk.mu.Lock()
-	started := rk.instances[0].Started
-	out := []Process{}
-	for i, name := range []string{"api", "router"} {
-		inst := rk.instances[i%len(rk.instances)]
-		out = append(out, Process{
-			ID: name + "-" + []string{"5c9d7f", "2b8e4a"}[i], App: "system", Name: name, CPU: 0.02,
-			Host: inst.PrivateIP, Image: "convox/convox:" + Version, Instance: inst.ID, Memory: 0.1,
-			Ports: []string{}, Release: Version, Started: started, Status: "running",
-		})
-	}
-	rk.mu.Unlock()
-	WriteJSON(w, http.StatusOK, out)
-}
-
-// systemReleases lists rack versions, newest first, the way Convox reports
-// a rack's own update history.
-func (rk *Rack) systemReleases(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
-	rk.mu.Lock()
-	started := rk.instances[0].Started
-	version := rk.system.Version
-	rk.mu.Unlock()
-	out := []Release{{ID: version, App: Name, Created: started.Add(time.Hour)}}
-	if version != Version {
-		out = append(out, Release{ID: Version, App: Name, Created: started})
-	}
-	WriteJSON(w, http.StatusOK, out)
 }
 
 func (rk *Rack) instanceList(w http.ResponseWriter, _ *http.Request, _ map[string]string) {

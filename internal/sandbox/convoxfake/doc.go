@@ -75,9 +75,13 @@
 //     (form env, build, description; it forks the latest release, and a
 //     posted env replaces its env whole), promote (sets the app's release,
 //     rolls its processes, answers "ok"). Env values are never masked.
-//   - System: GET /system (name "sandbox", version 3.21.3), PUT /system
-//     (count, type, version), /system/capacity, /system/metrics ([]),
-//     /system/processes, /system/releases; GET /instances and
+//   - System: GET /system (name "sandbox", version 3.21.3, count 2, type
+//     t3.small, a few v3 parameters), PUT /system (form count, type,
+//     version, and parameters as one url-encoded field; a change makes
+//     the status "updating" for one read, logs a system/rack line, and a
+//     version is added to /system/releases, newest first),
+//     /system/capacity, /system/metrics ([]), /system/processes (api and
+//     router; ?all=true adds every app's); GET /instances and
 //     /instances/{id}.
 //   - WebSockets: /apps/{app}/logs and …/processes/{pid}/logs honour
 //     Follow, Since (a Go duration), Filter (substring of source and text)

@@ -61,6 +61,7 @@ type Rack struct {
 
 	mu        sync.Mutex
 	system    System
+	sys       systemState // what PUT /system changed (system.go)
 	apps      map[string]*rackApp
 	releases  []*Release   // creation order, all apps
 	builds    []*rackBuild // creation order, all apps

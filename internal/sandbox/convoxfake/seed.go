@@ -47,6 +47,7 @@ func (rk *Rack) seedLocked() {
 			Status: "running", Started: now.Add(-72 * time.Hour),
 		})
 	}
+	rk.seedSystemLocked(rk.instances[0].Started)
 	a := &rackApp{
 		name: SeedApp, generation: "2", release: SeedReleaseID, status: "running",
 		parameters: map[string]string{"BuildCpu": "256", "BuildMem": "1024", "BuildLabels": ""},

@@ -9,15 +9,16 @@ import "time"
 
 // System is structs.System: GET /system.
 type System struct {
-	Count      int    `json:"count"`
-	Domain     string `json:"domain"`
-	Name       string `json:"name"`
-	Provider   string `json:"provider"`
-	RackDomain string `json:"rack-domain"`
-	Region     string `json:"region"`
-	Status     string `json:"status"`
-	Type       string `json:"type"`
-	Version    string `json:"version"`
+	Count      int               `json:"count"`
+	Domain     string            `json:"domain"`
+	Name       string            `json:"name"`
+	Parameters map[string]string `json:"parameters"`
+	Provider   string            `json:"provider"`
+	RackDomain string            `json:"rack-domain"`
+	Region     string            `json:"region"`
+	Status     string            `json:"status"`
+	Type       string            `json:"type"`
+	Version    string            `json:"version"`
 }
 
 // App is structs.App: GET /apps and /apps/{name}.
