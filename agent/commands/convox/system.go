@@ -98,10 +98,11 @@ func boolString(b bool) string {
 	return "false"
 }
 
-// waitOption is --wait, for the rack updates upstream can wait for.
-type waitOption struct{ wait bool }
+// rackWaitOption is --wait on the rack updates: wait, in the same step
+// line, until the rack reports "running" again.
+type rackWaitOption struct{ wait bool }
 
-func (o *waitOption) bind(fs *pflag.FlagSet) {
+func (o *rackWaitOption) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.wait, "wait", false, "Wait until the rack is running again")
 }
 

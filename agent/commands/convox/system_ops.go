@@ -129,7 +129,7 @@ func runRackParams(ctx context.Context, x *kit.Ctx, o *outputOption) error {
 	return printInfo(x.Out, kv...)
 }
 
-func runRackParamsSet(ctx context.Context, x *kit.Ctx, o *waitOption) error {
+func runRackParamsSet(ctx context.Context, x *kit.Ctx, o *rackWaitOption) error {
 	params := url.Values{}
 	for _, a := range x.Args {
 		k, v, ok := strings.Cut(a, "=")
@@ -222,7 +222,7 @@ func runRackScale(ctx context.Context, x *kit.Ctx, o *rackScaleOptions) error {
 		"Status", s.Status, "Type", s.Type)
 }
 
-func runRackUpdate(ctx context.Context, x *kit.Ctx, o *waitOption) error {
+func runRackUpdate(ctx context.Context, x *kit.Ctx, o *rackWaitOption) error {
 	version := strings.TrimSpace(x.Args[0])
 	if version == "" {
 		return kit.UsageErr(x.Cmd, "rack update requires the version to update to")
