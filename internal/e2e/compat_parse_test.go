@@ -213,9 +213,10 @@ var placeholderRE = regexp.MustCompile(`\{\{([A-Za-z_][A-Za-z0-9_]*)(?:=([a-z]+)
 // compatLine turns one expected stdout line into an anchored regexp and
 // the variable names its capture groups fill, in order. vars holds the
 // values captured by earlier rows: {{NAME}} is replaced by one literally.
-// A line with a placeholder matches any run of two or more blanks where
-// it has one, since a table's column widths follow the volatile cells.
-func compatLine(line string, vars map[string]string) (*regexp.Regexp, []string, error) {
+// In a loose line (one of a row where some line has a placeholder) a run
+// of two or more blanks matches any such run: a table's column widths
+// follow its volatile cells, in every line of it.
+func compatLine(line string, vars map[string]string, loose bool) (*regexp.Regexp, []string, error) {
 	if re, ok := strings.CutPrefix(line, "~ "); ok {
 		rx, err := regexp.Compile("^(?:" + expandVars(re, vars, regexp.QuoteMeta) + ")$")
 		return rx, nil, err
@@ -227,7 +228,6 @@ func compatLine(line string, vars map[string]string) (*regexp.Regexp, []string, 
 		b     strings.Builder
 		names []string
 		last  int
-		loose bool
 	)
 	lit := func(s string) string { return regexp.QuoteMeta(s) }
 	for _, m := range placeholderRE.FindAllStringSubmatchIndex(line, -1) {
@@ -242,7 +242,6 @@ func compatLine(line string, vars map[string]string) (*regexp.Regexp, []string, 
 			}
 			b.WriteString("(" + re + ")")
 			names = append(names, name)
-			loose = true
 			continue
 		}
 		if v, ok := vars[name]; ok {
@@ -254,7 +253,6 @@ func compatLine(line string, vars map[string]string) (*regexp.Regexp, []string, 
 			return nil, nil, fmt.Errorf("{{%s}} is neither a placeholder kind nor a captured variable", name)
 		}
 		b.WriteString("(?:" + re + ")")
-		loose = true
 	}
 	b.WriteString(lit(line[last:]))
 	pat := b.String()
@@ -287,13 +285,17 @@ func matchLines(want []string, got []string, vars map[string]string) (map[string
 		names []string
 		src   string
 	}
+	loose := false
+	for _, w := range want {
+		loose = loose || placeholderRE.MatchString(expandVars(w, vars, func(string) string { return "" }))
+	}
 	pats := make([]pat, 0, len(want))
 	for _, w := range want {
 		if w == "..." {
 			pats = append(pats, pat{gap: true, src: w})
 			continue
 		}
-		rx, names, err := compatLine(w, vars)
+		rx, names, err := compatLine(w, vars, loose)
 		if err != nil {
 			return nil, fmt.Errorf("expected line %q: %v", w, err)
 		}
