@@ -54,6 +54,7 @@ var proxyRoutes = []proxyRoute{
 	{socketGet, "/apps/{app}/builds/{id}/logs", "log:read", mfaNone, nil},
 	{socketGet, "/system/logs", "log:read", mfaNone, nil},
 	{get, "/apps/{app}/builds", "build:list", mfaNone, nil},
+	{get, "/apps/{app}/builds/{id}.tgz", "build:read", mfaNone, nil},
 	{get, "/apps/{app}/builds/{id}", "build:read", mfaNone, nil},
 	{post, "/apps/{app}/builds", "build:create", mfaStepUp, filterBuildCreate},
 	{post, "/apps/{app}/builds/import", "build:create", mfaStepUp, filterBuildCreate},

@@ -38,7 +38,7 @@ func TestProxyAllowList(t *testing.T) {
 		t.Fatalf("system %v", sys)
 	}
 	wantJSONError(t, e.do(req{method: "GET", path: proxyPrefix + "/apps/web", header: bearer(tok)}), 404, "no such app: web")
-	// builds/{id} also matches an export name like {id}.tgz.
+	// An export ({id}.tgz) has a route of its own, which also asks the rack.
 	wantJSONError(t, e.do(req{method: "GET", path: proxyPrefix + "/apps/web/builds/B1.tgz", header: bearer(tok)}), 404, "no such app: web")
 
 	// WebSocket upgrades are classified as SOCKET and only match socket routes.

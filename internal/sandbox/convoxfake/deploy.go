@@ -133,25 +133,13 @@ func (rk *Rack) report(c *BuildCompletion) {
 	}
 }
 
-// buildGet is GET /apps/{app}/builds/{id}, and the export
-// /apps/{app}/builds/{id}.tgz that the same route matches. A poll that
-// sees "running" lets the build complete for the next one.
+// buildGet is GET /apps/{app}/builds/{id} (the export, {id}.tgz, has a
+// route of its own: apps_manage.go). A poll that sees "running" lets the
+// build complete for the next one.
 func (rk *Rack) buildGet(w http.ResponseWriter, _ *http.Request, vars map[string]string) {
 	rk.mu.Lock()
 	if rk.appOr404(w, vars["app"]) == nil {
 		rk.mu.Unlock()
-		return
-	}
-	if id, ok := strings.CutSuffix(vars["id"], ".tgz"); ok {
-		defer rk.mu.Unlock()
-		b := rk.buildOr404(w, vars["app"], id)
-		if b == nil {
-			return
-		}
-		data := rk.objects[strings.TrimPrefix(b.url, "object://")]
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(data)
 		return
 	}
 	b := rk.buildOr404(w, vars["app"], vars["id"])
@@ -222,30 +210,6 @@ func (rk *Rack) buildUpdate(w http.ResponseWriter, r *http.Request, vars map[str
 		}
 	}
 	WriteJSON(w, http.StatusOK, b.Build)
-}
-
-// buildImport is POST /apps/{app}/builds/import: the body is an exported
-// build; the rack stores it and completes a build at once.
-func (rk *Rack) buildImport(w http.ResponseWriter, r *http.Request, vars map[string]string) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxObjectBytes))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "object too large")
-		return
-	}
-	rk.mu.Lock()
-	a := rk.appOr404(w, vars["app"])
-	if a == nil {
-		rk.mu.Unlock()
-		return
-	}
-	key := a.name + "/tmp/import-" + strings.ToLower(randomFrom("abcdef0123456789", 12)) + ".tgz"
-	rk.objects[key] = body
-	b := rk.newBuildLocked(a, "object://"+key, "imported build", "")
-	done := rk.completeBuildLocked(b)
-	view := b.Build
-	rk.mu.Unlock()
-	rk.report(done)
-	WriteJSON(w, http.StatusOK, view)
 }
 
 // releaseList is GET /apps/{app}/releases[?limit=N], newest first.

@@ -64,13 +64,17 @@
 //     64 MB) and answers {"url":"object://{app}/tmp/{name}"}.
 //   - Builds: list (?limit=N, default 10, newest first), info, create (form
 //     url, description, git-sha, manifest), update (PUT, for external
-//     builds), import, and export as GET …/builds/{id}.tgz (the uploaded
-//     bytes). Create answers status "created"; the build is then "running"
-//     and becomes "complete" with a new release once its log stream has
-//     been read to the end, or on the status poll after one that saw it
-//     running. A build whose object was never uploaded ends "failed". A
-//     build with an empty url (external) stays "created". An import
-//     completes at once.
+//     builds), export and import. Create answers status "created"; the
+//     build is then "running" and becomes "complete" with a new release
+//     once its log stream has been read to the end, or on the status poll
+//     after one that saw it running. A build whose object was never
+//     uploaded ends "failed". A build with an empty url (external) stays
+//     "created". GET …/builds/{id}.tgz exports a complete build as Convox
+//     does, a gzipped tar of build.json and one "<service>.tar" image per
+//     service (here a line naming the image); POST …/builds/import takes
+//     such an export (400 for anything else) and answers a new build,
+//     complete at once, with the export's description, logs and manifest
+//     and a new release forked from the app's latest one.
 //   - Releases: list (?limit=N, default 10, newest first), info, create
 //     (form env, build, description; it forks the latest release, and a
 //     posted env replaces its env whole), promote (sets the app's release,

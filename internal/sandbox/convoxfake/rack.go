@@ -127,9 +127,10 @@ func routes() []route {
 		{get, "/apps/{app}/builds/{id}/logs", (*Rack).buildLogs},
 		{get, "/system/logs", (*Rack).systemLogs},
 		{get, "/apps/{app}/builds", (*Rack).buildList},
+		{get, "/apps/{app}/builds/{id}.tgz", (*Rack).buildExport},
 		{get, "/apps/{app}/builds/{id}", (*Rack).buildGet},
 		{post, "/apps/{app}/builds", (*Rack).buildCreate},
-		{post, "/apps/{app}/builds/import", (*Rack).buildImport},
+		{post, "/apps/{app}/builds/import", (*Rack).buildImportArchive},
 		{put, "/apps/{app}/builds/{id}", (*Rack).buildUpdate},
 		{get, "/apps/{app}/releases", (*Rack).releaseList},
 		{get, "/apps/{app}/releases/{id}", (*Rack).releaseGet},
@@ -164,8 +165,10 @@ func (rk *Rack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // MatchPattern matches path segments against a route pattern such as
-// "/apps/{app}/processes/{pid}" and returns the named segments. The
-// gateway's allow-list uses it too, so both sides read routes alike.
+// "/apps/{app}/processes/{pid}" and returns the named segments. A named
+// segment may end in a literal, as in "{id}.tgz": the segment must then
+// end in it too, and the name gets the rest. The gateway's allow-list
+// uses it too, so both sides read routes alike.
 func MatchPattern(pattern string, segs []string) (map[string]string, bool) {
 	want := strings.Split(strings.TrimPrefix(pattern, "/"), "/")
 	if len(want) != len(segs) {
@@ -173,11 +176,12 @@ func MatchPattern(pattern string, segs []string) (map[string]string, bool) {
 	}
 	vars := map[string]string{}
 	for i, w := range want {
-		if strings.HasPrefix(w, "{") && strings.HasSuffix(w, "}") {
-			if segs[i] == "" {
+		if end := strings.Index(w, "}"); strings.HasPrefix(w, "{") && end > 0 {
+			val, ok := strings.CutSuffix(segs[i], w[end+1:])
+			if !ok || val == "" {
 				return nil, false
 			}
-			vars[w[1:len(w)-1]] = segs[i]
+			vars[w[1:end]] = val
 			continue
 		}
 		if w != segs[i] {

@@ -189,8 +189,9 @@ func TestServeHTTPObjectBuildReleasePromote(t *testing.T) {
 	if len(done.all()) != 1 {
 		t.Fatal("a build completed twice")
 	}
-	if exp := e.do("GET", "/apps/demo/builds/"+id+".tgz", nil); !bytes.Equal(exp.Body.Bytes(), blob) {
-		t.Fatalf("export: %d bytes", exp.Body.Len())
+	exp := e.do("GET", "/apps/demo/builds/"+id+".tgz", nil)
+	if got, err := readExport(exp.Body.Bytes()); err != nil || got.ID != id {
+		t.Fatalf("export: %v, build %+v", err, got)
 	}
 	r2 := decode(t, e.do("GET", "/apps/demo/releases/"+rel, nil))
 	if r2["build"] != id || r2["description"] != "ci build" || !strings.Contains(r2["env"].(string), "FOO=bar") {
@@ -217,8 +218,11 @@ func TestServeHTTPObjectBuildReleasePromote(t *testing.T) {
 	if b := decode(t, e.do("GET", "/apps/demo/builds/"+id, nil)); b["status"] != "failed" {
 		t.Fatalf("missing object build %v", b)
 	}
-	// An import completes at once.
-	imp := decode(t, e.do("POST", "/apps/demo/builds/import", nil))
+	// An import of the export completes at once.
+	r = httptest.NewRequest("POST", "/apps/demo/builds/import", bytes.NewReader(exp.Body.Bytes()))
+	rec = httptest.NewRecorder()
+	e.rk.ServeHTTP(rec, r)
+	imp := decode(t, rec)
 	if got := done.all(); imp["status"] != "complete" || len(got) != 2 || got[1].Build != imp["id"] {
 		t.Fatalf("import %v, completions %+v", imp, got)
 	}
