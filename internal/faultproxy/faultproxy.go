@@ -248,27 +248,38 @@ func (p *Proxy) accept() {
 }
 
 // take records r and uses up one request of the oldest fault matching it.
-func (p *Proxy) take(r *http.Request, body []byte) *Fault {
+// A CutStream fault is not taken here but by takeStream, once the server
+// has accepted the upgrade: a refused upgrade (a 401 asking for MFA, say)
+// has no stream to cut. seen is the index of r's record.
+func (p *Proxy) take(r *http.Request, body []byte) (f *Fault, seen int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	seen := Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
-	var taken *Fault
+	p.seen = append(p.seen, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	return p.takeLocked(r, len(p.seen)-1, false), len(p.seen) - 1
+}
+
+// takeStream uses up one CutStream fault matching the upgraded r.
+func (p *Proxy) takeStream(r *http.Request, seen int) *Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.takeLocked(r, seen, true)
+}
+
+func (p *Proxy) takeLocked(r *http.Request, seen int, stream bool) *Fault {
 	for i, f := range p.faults {
-		if !f.matches(r) {
+		if (f.Kind == CutStream) != stream || !f.matches(r) {
 			continue
 		}
-		cp := *f
-		taken = &cp
+		taken := *f
 		if f.Count > 0 {
 			if f.Count--; f.Count == 0 {
 				p.faults = append(p.faults[:i], p.faults[i+1:]...)
 			}
 		}
-		seen.Fault = f.Kind
-		break
+		p.seen[seen].Fault = f.Kind
+		return &taken
 	}
-	p.seen = append(p.seen, seen)
-	return taken
+	return nil
 }
 
 func (f *Fault) matches(r *http.Request) bool {
@@ -294,8 +305,8 @@ func (p *Proxy) serve(c net.Conn) {
 		if err != nil {
 			return
 		}
-		f := p.take(req, body)
-		if !p.handle(c, br, req, body, f) || req.Close {
+		f, seen := p.take(req, body)
+		if !p.handle(c, br, req, body, f, seen) || req.Close {
 			return
 		}
 	}
@@ -303,9 +314,9 @@ func (p *Proxy) serve(c net.Conn) {
 
 // handle answers one request as f says (nil: pass through) and reports
 // whether the client connection may carry another request.
-func (p *Proxy) handle(c net.Conn, br *bufio.Reader, req *http.Request, body []byte, f *Fault) bool {
+func (p *Proxy) handle(c net.Conn, br *bufio.Reader, req *http.Request, body []byte, f *Fault, seen int) bool {
 	if f == nil {
-		return p.pass(c, br, req, body, nil)
+		return p.pass(c, br, req, body, seen)
 	}
 	switch f.Kind {
 	case Reset, Status, Stall:
@@ -332,8 +343,6 @@ func (p *Proxy) handle(c net.Conn, br *bufio.Reader, req *http.Request, body []b
 	case Truncate:
 		p.truncate(c, req, body, f)
 		return false
-	case CutStream:
-		return p.pass(c, br, req, body, f)
 	}
 	return false
 }
@@ -394,8 +403,8 @@ func (p *Proxy) truncate(c net.Conn, req *http.Request, body []byte, f *Fault) {
 }
 
 // pass forwards req and relays the answer; an upgrade answer turns the
-// connection into a relay of raw bytes, cut by f when it is a CutStream.
-func (p *Proxy) pass(c net.Conn, br *bufio.Reader, req *http.Request, body []byte, f *Fault) bool {
+// connection into a relay of raw bytes, cut if a CutStream fault matches.
+func (p *Proxy) pass(c net.Conn, br *bufio.Reader, req *http.Request, body []byte, seen int) bool {
 	up, resp, err := p.forward(req, body)
 	if err != nil {
 		_ = writeResponse(c, http.StatusBadGateway, http.Header{"Content-Type": {"text/plain"}},
@@ -407,7 +416,7 @@ func (p *Proxy) pass(c net.Conn, br *bufio.Reader, req *http.Request, body []byt
 		if err := writeHead(c, resp.StatusCode, resp.Header, -1); err != nil {
 			return false
 		}
-		p.splice(c, br, up, f)
+		p.splice(c, br, up, p.takeStream(req, seen))
 		return false
 	}
 	data, err := io.ReadAll(resp.Body)

@@ -195,7 +195,12 @@ func TestCutStream(t *testing.T) {
 	}
 	// A message is 2 bytes of header and 100 of payload: 3 whole ones
 	// and part of the fourth, then the reset.
-	p.Arm(Fault{Kind: CutStream, Path: "/ws", AfterBytes: 350})
+	p.Arm(Fault{Kind: CutStream, Path: "/*", AfterBytes: 350})
+	// An answer that is not an upgrade leaves the fault armed for the
+	// next stream.
+	if _, _, err := get(t, p, "/json"); err != nil || p.Armed() != 1 {
+		t.Fatalf("a plain answer took the stream fault: %v", err)
+	}
 	n, err := read()
 	if n != 3 || websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 		t.Fatalf("cut stream: %d messages, %v", n, err)
