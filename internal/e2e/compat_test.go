@@ -227,6 +227,8 @@ func (c *compatRun) row(s compatStep) {
 		cmd.Stdin = strings.NewReader(strings.Join(s.stdin, "\n") + "\n")
 	}
 	r := e.runCmd(cmd)
+	// The sandbox's URL and the environment's root may appear in output.
+	c.vars["url"], c.vars["dir"] = c.sb.URL, e.root
 	if problem := c.check(s, r); problem != "" {
 		msg := fmt.Sprintf("%s: $ rack-gateway %s\n%s\n%s", s.where(), s.cmd, problem, r)
 		if s.skip != "" {
