@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/textproto"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,21 @@ const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // Handshake upgrades an established connection. On a refusal it returns
 // ErrBadHandshake and the server's response.
 func Handshake(c net.Conn, host, path string, deadline time.Time) (*Conn, *Response, error) {
+	conn, resp, err := HandshakeHeader(c, host, path, nil, deadline)
+	if err == nil {
+		resp = nil // a refusal only, as callers of Handshake expect
+	}
+	return conn, resp, err
+}
+
+// HandshakeHeader is Handshake with extra request headers. It returns the
+// server's response on success too (status 101 and its headers, no body),
+// so a client can read what the server said about itself.
+//
+// A refusal the server wrote before it read the request (the agent's
+// answer to another user does) is still returned as a refusal: a failed
+// write is followed by a read of whatever response is already there.
+func HandshakeHeader(c net.Conn, host, path string, header map[string]string, deadline time.Time) (*Conn, *Response, error) {
 	// The key and masks need not be secret here: they defend HTTP
 	// intermediaries against cache poisoning, and a Unix socket has none.
 	// math/rand keeps crypto/rand's start-up cost out of every CLI run.
@@ -89,15 +105,29 @@ func Handshake(c net.Conn, host, path string, deadline time.Time) (*Conn, *Respo
 	key := base64.StdEncoding.EncodeToString(nonce[:])
 	_ = c.SetDeadline(deadline)
 	defer c.SetDeadline(time.Time{})
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := io.WriteString(c, req); err != nil {
-		return nil, nil, err
+	var req strings.Builder
+	req.WriteString("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n")
+	names := make([]string, 0, len(header))
+	for k := range header {
+		names = append(names, k)
 	}
+	sort.Strings(names)
+	for _, k := range names {
+		if strings.ContainsAny(k+header[k], "\r\n") {
+			return nil, nil, fmt.Errorf("websocket: bad header %q", k)
+		}
+		req.WriteString(k + ": " + header[k] + "\r\n")
+	}
+	req.WriteString("\r\n")
+	_, werr := io.WriteString(c, req.String())
 	br := bufio.NewReaderSize(c, 32<<10)
 	tp := textproto.NewReader(br)
 	line, err := tp.ReadLine()
 	if err != nil {
+		if werr != nil {
+			return nil, nil, werr
+		}
 		return nil, nil, err
 	}
 	parts := strings.SplitN(line, " ", 3)
@@ -109,19 +139,23 @@ func Handshake(c net.Conn, host, path string, deadline time.Time) (*Conn, *Respo
 	if err != nil {
 		return nil, nil, err
 	}
+	resp := &Response{Status: status, Header: hdr}
 	if status != 101 {
-		resp := &Response{Status: status, Header: hdr}
 		if n, err := strconv.Atoi(hdr.Get("Content-Length")); err == nil && n >= 0 && n <= 1<<20 {
 			resp.Body = make([]byte, n)
 			_, _ = io.ReadFull(br, resp.Body)
 		}
 		return nil, resp, ErrBadHandshake
 	}
+	if werr != nil {
+		// A switch to a protocol for a request that never arrived.
+		return nil, nil, werr
+	}
 	sum := sha1.Sum([]byte(key + acceptGUID))
 	if hdr.Get("Sec-Websocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) {
 		return nil, nil, fmt.Errorf("%w: wrong Sec-WebSocket-Accept", ErrBadHandshake)
 	}
-	return &Conn{c: c, br: br}, nil, nil
+	return &Conn{c: c, br: br}, resp, nil
 }
 
 // SetWriteDeadline bounds the next writes.
