@@ -43,8 +43,17 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 	// right after the invocation is sent must cancel the command there,
 	// not kill this process and leave the agent running it. Signals wait
 	// in the channel until the invocation is on its way.
+	inv, err := json.Marshal(invocation(args, s))
+	if err != nil {
+		return 0, ipc.Errorf(ipc.CodeInternal, "encode the invocation: %v", err)
+	}
+	if len(inv) > ipc.MaxInvocation {
+		// The agent would refuse it; sending it first would only cost
+		// a megabyte of copying.
+		return 0, ipc.InvocationTooLong(len(inv))
+	}
 	sigs := catchSignals()
-	if err := conn.WriteJSON(invocation(args, s)); err != nil {
+	if err := r.send(websocket.TextMessage, inv); err != nil {
 		signal.Stop(sigs)
 		return 0, lostAgent(err)
 	}
@@ -272,7 +281,14 @@ func (r *relayer) act(a ipc.Action) {
 	default:
 		res.Error = "this rack-gateway CLI cannot do " + a.Kind + "; upgrade it"
 	}
-	_ = r.control(&ipc.Control{Type: ipc.MsgActionResult, ActionResult: &res})
+	msg := ipc.MarshalControl(&ipc.Control{Type: ipc.MsgActionResult, ActionResult: &res})
+	if len(msg) > ipc.MaxMessage {
+		// The agent would drop the connection on it: say why instead.
+		res = ipc.ActionResult{ID: a.ID, Error: "the result is " + ipc.FormatBytes(len(msg)) +
+			" encoded, over the " + ipc.FormatBytes(ipc.MaxMessage) + " a message to the agent may carry"}
+		msg = ipc.MarshalControl(&ipc.Control{Type: ipc.MsgActionResult, ActionResult: &res})
+	}
+	_ = r.send(websocket.TextMessage, msg)
 }
 
 // watchSignals forwards Ctrl-C as an interrupt (a second Ctrl-C leaves at

@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,6 +27,40 @@ const (
 	PathEvents   = "/v1/events"
 	PathPrompts  = "/v1/prompts/" // + prompt id
 )
+
+// Read limits on /v1/run, the same on both sides so that the CLI can refuse
+// what the agent would (docs/local-api.md, "Limits and timeouts").
+const (
+	// MaxInvocation bounds the invocation message: argv and the forwarded
+	// environment, JSON-encoded.
+	MaxInvocation = 1 << 20
+	// MaxMessage bounds every later client message: a stdin frame, a
+	// control message, an edited file coming back.
+	MaxMessage = 1 << 20
+)
+
+// InvocationTooLong is the error for an invocation over MaxInvocation.
+// size is its encoded length in bytes.
+func InvocationTooLong(size int) *Error {
+	return Errorf(CodeUsage, "the command line is too long: %s with the forwarded environment, over the agent's limit of %s",
+		FormatBytes(size), FormatBytes(MaxInvocation)).
+		WithHint("Pass long values in a file or on stdin instead of as arguments.")
+}
+
+// FormatBytes writes a byte count for people: "512 bytes", "1.3 MiB".
+func FormatBytes(n int) string {
+	unit := func(v float64, name string) string {
+		return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0") + " " + name
+	}
+	switch {
+	case n < 1<<10:
+		return strconv.Itoa(n) + " bytes"
+	case n < 1<<20:
+		return unit(float64(n)/(1<<10), "KiB")
+	default:
+		return unit(float64(n)/(1<<20), "MiB")
+	}
+}
 
 // Invocation is the first message a client sends on /v1/run: one command
 // line, with enough of its surroundings for the agent to act as if it ran in

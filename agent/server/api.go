@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -13,6 +12,13 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/core"
 	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/ipc"
+)
+
+// Read limits of the local API (docs/local-api.md, "Limits and timeouts").
+const (
+	maxEventsMessage = 4 << 10  // what an events subscriber may send in one message
+	maxAnswerBody    = 64 << 10 // POST /v1/prompts/{id}
+	maxHeaderBytes   = 64 << 10 // a request's line and headers
 )
 
 // handleEvents streams events as JSON text messages on a websocket.
@@ -43,6 +49,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
+	// Subscribers only send control frames (pong, close); anything bigger
+	// is not an events client, and must not grow the agent's memory.
+	conn.SetReadLimit(maxEventsMessage)
 	gone := make(chan struct{})
 	go func() {
 		// Reading keeps control frames flowing and notices a close.
@@ -84,9 +93,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 // {"value": "..."}.
 func (s *Server) handleAnswer(w http.ResponseWriter, r *http.Request) {
 	var body ipc.PromptAnswer
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAnswerBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil || body.Value == nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, ipc.Errorf(ipc.CodeBadRequest,
+				"the body is over the %s an answer may have", ipc.FormatBytes(maxAnswerBody)))
+			return
+		}
 		msg := "the body must be JSON like {\"value\": \"123456\"}"
 		if err != nil {
 			msg += ": " + err.Error()

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"time"
 
@@ -37,18 +38,14 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	defer s.runs.Done()
 	defer conn.Close()
 
-	conn.SetReadLimit(1 << 20)
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var inv ipc.Invocation
-	if err := conn.ReadJSON(&inv); err != nil {
-		s.Log.Warn("bad invocation", "err", err)
+	inv, ok := s.readInvocation(conn)
+	if !ok {
 		return
 	}
-	_ = conn.SetReadDeadline(time.Time{})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	t := newWSTerm(conn, &inv, cancel, s.Core)
+	t := newWSTerm(conn, inv, cancel, s.Core)
 	go t.readLoop()
 
 	stopAfter := false
@@ -66,7 +63,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	cmd := commandWord(inv.Argv)
 	s.Core.Events.Publish(events.Event{Type: events.CommandStarted, Command: cmd, PID: inv.PID})
-	res, runErr := s.runCommand(ctx, env, &inv, t, cmd)
+	res, runErr := s.runCommand(ctx, env, inv, t, cmd)
 	exit := &ipc.Exit{Status: res.Status}
 	if runErr != nil {
 		exit.Error = ipc.AsError(runErr)
@@ -94,6 +91,67 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	t.finish(exit)
 	if stopAfter {
 		s.Stop()
+	}
+}
+
+// invocationWait bounds how long a client may take to send its invocation
+// once the websocket is open.
+const invocationWait = 10 * time.Second
+
+// drainLimit bounds what the agent reads of an invocation it refuses as
+// too long: enough for any client's single message (ipc/ws sends at most
+// 16 MiB), so the client's write completes and it reads the refusal.
+const drainLimit = 16 << 20
+
+// readInvocation reads the run's first message. One over
+// ipc.MaxInvocation is refused with a typed error the client prints
+// ("the command line is too long"), not cut off mid-write.
+func (s *Server) readInvocation(conn *websocket.Conn) (*ipc.Invocation, bool) {
+	conn.SetReadLimit(drainLimit)
+	_ = conn.SetReadDeadline(time.Now().Add(invocationWait))
+	_, r, err := conn.NextReader()
+	if err != nil {
+		s.Log.Warn("no invocation", "err", err)
+		return nil, false
+	}
+	data, err := io.ReadAll(io.LimitReader(r, ipc.MaxInvocation+1))
+	if err != nil {
+		s.Log.Warn("bad invocation", "err", err)
+		return nil, false
+	}
+	if len(data) > ipc.MaxInvocation {
+		n, _ := io.Copy(io.Discard, r)
+		size := len(data) + int(n)
+		s.Log.Warn("invocation too long", "bytes", size)
+		refuse(conn, ipc.InvocationTooLong(size))
+		return nil, false
+	}
+	var inv ipc.Invocation
+	if err := json.Unmarshal(data, &inv); err != nil {
+		s.Log.Warn("bad invocation", "err", err)
+		refuse(conn, ipc.Errorf(ipc.CodeBadRequest, "the invocation is not valid JSON: %v", err))
+		return nil, false
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	conn.SetReadLimit(ipc.MaxMessage)
+	return &inv, true
+}
+
+// refuse ends a run that never started with its exit message.
+func refuse(conn *websocket.Conn, e *ipc.Error) {
+	exit := ipc.MarshalControl(&ipc.Control{Type: ipc.MsgExit, Exit: &ipc.Exit{Status: ipc.ExitStatus(e.Code), Error: e}})
+	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if conn.WriteMessage(websocket.TextMessage, exit) != nil {
+		return
+	}
+	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	// Wait (briefly) for the client's close, so it reads the exit before
+	// the connection goes.
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			return
+		}
 	}
 }
 

@@ -67,6 +67,7 @@ func New(c *core.Core, socket string, log *slog.Logger) *Server {
 	s.http = &http.Server{
 		Handler:           s.recoverPanics(s.guard(mux)),
 		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if pc, ok := c.(*transport.Conn); ok {
 				return context.WithValue(ctx, peerKey{}, pc.Peer)
