@@ -45,8 +45,9 @@ func TestRackSystemCommands(t *testing.T) {
 	if r.Out != "Updating parameters... OK\n" {
 		t.Errorf("rack params set:\n%s", r)
 	}
-	// The window that code opened covers the next writes.
-	r = e.mustRun("rack", "update", "3.21.4", "--wait")
+	// The window that code opened covers the next writes. Upstream's
+	// --version names the version here; it is not the versions command.
+	r = e.mustRun("rack", "update", "--version", "3.21.4", "--wait")
 	if r.Out != "Updating to 3.21.4... OK\n" {
 		t.Errorf("rack update:\n%s", r)
 	}

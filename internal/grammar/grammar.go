@@ -35,16 +35,25 @@ var Globals = []Flag{
 
 // VersionArgs turns a command line with --version (before any "--") into
 // the version command, keeping the global flags and their values (the rack
-// whose versions to show); other lines come back as they are.
+// whose versions to show); other lines come back as they are. After the
+// words "rack update", --version is that command's own flag, the version
+// to update to, as in the upstream CLI.
 func VersionArgs(args []string) []string {
 	found := false
-	for _, a := range args {
+	var words []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		if a == "--" {
 			break
 		}
 		if a == "--version" || a == "--version=true" {
-			found = true
+			found = len(words) < 2 || words[0] != "rack" || words[1] != "update"
 			break
+		}
+		if !IsFlag(a) {
+			words = append(words, a)
+		} else if value, known := GlobalLookup(a); known && value && TakesNext(a, GlobalLookup) {
+			i++
 		}
 	}
 	if !found {

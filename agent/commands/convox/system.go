@@ -47,9 +47,12 @@ without it the rack sends all it keeps.`,
 		Bind:  bindRun(runRackScale),
 	})
 	r.Add(&kit.Command{
-		Name: "rack update", Usage: "rack update <version> [--wait]", MinArgs: 1, MaxArgs: 1,
-		ArgHint: "the version to update to",
-		Short:   "Update the rack to a version (step-up MFA)", Bind: bindRun(runRackUpdate),
+		Name: "rack update", Usage: "rack update --version <version> [--wait]", MaxArgs: 1,
+		Short: "Update the rack to a version (step-up MFA)",
+		Long: `Update the rack to a version (step-up MFA). The version is --version, as
+in the upstream CLI, or an argument, as in the Convox CLI
+(rack update 3.21.4).`,
+		Bind: bindRun(runRackUpdate),
 	})
 }
 
@@ -105,6 +108,40 @@ type rackWaitOption struct{ wait bool }
 func (o *rackWaitOption) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.wait, "wait", false, "Wait until the rack is running again")
 }
+
+// rackUpdateOptions are the flags of rack update.
+type rackUpdateOptions struct {
+	rackWaitOption
+	version string
+}
+
+func (o *rackUpdateOptions) bind(fs *pflag.FlagSet) {
+	// Upstream's rack update takes --version <v>, where every other
+	// command has the global --version switch (show the versions). The
+	// CLI leaves it to this command (grammar.VersionArgs), and here the
+	// global flag, already on fs, is made this string; fs is this
+	// invocation's own, so no other command sees the change.
+	if f := fs.Lookup("version"); f != nil {
+		f.Value, f.DefValue, f.NoOptDefVal = stringValue{&o.version}, "", ""
+		f.Usage = "Version to update to"
+	} else {
+		fs.StringVar(&o.version, "version", "", "Version to update to")
+	}
+	o.rackWaitOption.bind(fs)
+}
+
+// stringValue is a pflag.Value over a string, for a flag whose Value is
+// replaced after it was defined.
+type stringValue struct{ p *string }
+
+func (v stringValue) Set(s string) error { *v.p = s; return nil }
+func (v stringValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+func (v stringValue) Type() string { return "string" }
 
 // rackPsOptions are the flags of rack ps.
 type rackPsOptions struct {

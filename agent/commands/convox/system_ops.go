@@ -222,10 +222,19 @@ func runRackScale(ctx context.Context, x *kit.Ctx, o *rackScaleOptions) error {
 		"Status", s.Status, "Type", s.Type)
 }
 
-func runRackUpdate(ctx context.Context, x *kit.Ctx, o *rackWaitOption) error {
-	version := strings.TrimSpace(x.Args[0])
+func runRackUpdate(ctx context.Context, x *kit.Ctx, o *rackUpdateOptions) error {
+	version := strings.TrimSpace(o.version)
+	if len(x.Args) == 1 {
+		arg := strings.TrimSpace(x.Args[0])
+		if version != "" && arg != version {
+			return kit.UsageErr(x.Cmd, "two versions given: --version %s and %s", version, arg)
+		}
+		version = arg
+	}
 	if version == "" {
-		return kit.UsageErr(x.Cmd, "rack update requires the version to update to")
+		// The Convox CLI would look the next version up on the internet;
+		// the agent talks only to the gateway, so the version is named.
+		return kit.UsageErr(x.Cmd, "rack update requires the version to update to (--version 3.21.4)")
 	}
 	form := url.Values{"version": {version}}
 	return rackUpdateStep(ctx, x, "Updating to "+version, form, o.wait)

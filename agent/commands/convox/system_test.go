@@ -123,6 +123,18 @@ func TestRackUpdateAndReleases(t *testing.T) {
 	}
 	wantOut(t, e.Run("rack", "info"), "Version   3.21.4")
 	wantErr(t, e.Run("rack", "update"), ipc.CodeUsage, "rack update requires the version to update to")
+	// Upstream's form: --version names the version (here, not the versions
+	// command), also written --version=V.
+	wantExact(t, e.Run("rack", "update", "--version", "3.21.5"), "Updating to 3.21.5... OK\n")
+	wantExact(t, e.Run("rack", "update", "--version=3.21.6", "3.21.6"), "Updating to 3.21.6... OK\n")
+	if v := e.Sandbox.Rack().System().Version; v != "3.21.6" {
+		t.Fatalf("version after --version: %q", v)
+	}
+	wantErr(t, e.Run("rack", "update", "--version", "3.21.7", "3.21.8"), ipc.CodeUsage, "two versions given")
+	// Other commands keep the global switch.
+	if p, err := e.Registry.Parse([]string{"rack", "ps", "--version"}); err != nil || p.Flags.Lookup("version").Value.Type() != "bool" {
+		t.Fatalf("rack ps --version: %v", err)
+	}
 }
 
 // rack logs --no-follow prints the rack's lines with upstream's
