@@ -114,6 +114,9 @@ func runDaemon(args []string, stderr io.Writer) int {
 	}
 	c.WriteStatus()
 	srv := server.New(c, sock, log)
+	if t, ok := readTimeout(log); ok {
+		srv.SetTimeouts(server.Timeouts{Header: t, Request: t})
+	}
 	if ap, err := audit.DefaultPath(); err == nil {
 		if srv.Audit, err = audit.Open(ap, 0, 0); err != nil {
 			log.Warn("no audit log", "err", err)
@@ -145,6 +148,24 @@ func runDaemon(args []string, stderr io.Writer) int {
 	_ = srv.Shutdown(ctx)
 	log.Info("agent stopped")
 	return 0
+}
+
+// readTimeoutEnv shortens the local API's read timeouts (a Go duration,
+// for both the headers and the whole request): tests use it to see slow
+// clients dropped in a second rather than ten.
+const readTimeoutEnv = "RACK_GATEWAY_AGENT_READ_TIMEOUT"
+
+func readTimeout(log *slog.Logger) (time.Duration, bool) {
+	v := os.Getenv(readTimeoutEnv)
+	if v == "" {
+		return 0, false
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		log.Warn("ignoring "+readTimeoutEnv, "value", v, "err", err)
+		return 0, false
+	}
+	return d, true
 }
 
 // openLog opens the agent log: $XDG_STATE_HOME/rack-gateway/agent.log. The

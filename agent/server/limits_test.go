@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/rack-gateway/rack-gateway/agent/server"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/ipc/localapi"
 	"github.com/rack-gateway/rack-gateway/ipc/transport"
@@ -118,5 +120,39 @@ func TestRequestHeadersAreBounded(t *testing.T) {
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil || !strings.Contains(line, " 431 ") {
 		t.Fatalf("answer to 128 KiB of headers: %q %v", line, err)
+	}
+}
+
+// A client that sends its headers and then stalls in the body is dropped
+// at the request timeout; one that stalls in the headers at the header
+// timeout. Neither holds the agent.
+func TestSlowClientsAreDropped(t *testing.T) {
+	t.Parallel()
+	a := startAgent(t, func(s *server.Server) {
+		s.SetTimeouts(server.Timeouts{Header: 200 * time.Millisecond, Request: 300 * time.Millisecond})
+	})
+	for _, start := range []string{
+		"POST " + ipc.PathPrompts + "x HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"va",
+		"GET " + ipc.PathStatus + " HTTP/1.1\r\nHost: agent\r\nX-Slow: ",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := transport.Dial(ctx, a.Socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline, _ := ctx.Deadline()
+		_ = c.SetDeadline(deadline)
+		if _, err := io.WriteString(c, start); err != nil {
+			t.Fatal(err)
+		}
+		// The agent answers (400, 408) or hangs up; either way the read
+		// ends long before the test's deadline.
+		_, err = io.Copy(io.Discard, c)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("the agent still holds a client that sent %q", start)
+		}
+		c.Close()
+		cancel()
 	}
 }

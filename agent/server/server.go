@@ -66,7 +66,9 @@ func New(c *core.Core, socket string, log *slog.Logger) *Server {
 	})
 	s.http = &http.Server{
 		Handler:           s.recoverPanics(s.guard(mux)),
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: DefaultTimeouts.Header,
+		ReadTimeout:       DefaultTimeouts.Request,
+		IdleTimeout:       DefaultTimeouts.Idle,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if pc, ok := c.(*transport.Conn); ok {
@@ -79,6 +81,33 @@ func New(c *core.Core, socket string, log *slog.Logger) *Server {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s
+}
+
+// Timeouts bound how long a client may take to send a request, so that
+// slow or stalled clients cannot pile up in the agent (docs/local-api.md,
+// "Limits and timeouts"). A websocket is free of them once upgraded.
+type Timeouts struct {
+	Header  time.Duration // the request line and headers
+	Request time.Duration // the whole request, body included
+	Idle    time.Duration // a kept-alive connection between requests
+}
+
+// DefaultTimeouts are the daemon's. Every request body the API takes is a
+// few bytes long, so seconds are plenty.
+var DefaultTimeouts = Timeouts{Header: 5 * time.Second, Request: 10 * time.Second, Idle: time.Minute}
+
+// SetTimeouts replaces the timeouts; call it before Serve. A zero field
+// keeps its current value.
+func (s *Server) SetTimeouts(t Timeouts) {
+	if t.Header > 0 {
+		s.http.ReadHeaderTimeout = t.Header
+	}
+	if t.Request > 0 {
+		s.http.ReadTimeout = t.Request
+	}
+	if t.Idle > 0 {
+		s.http.IdleTimeout = t.Idle
+	}
 }
 
 type peerKey struct{}
