@@ -229,6 +229,9 @@ func (c *compatRun) row(s compatStep) {
 	r := e.runCmd(cmd)
 	// The sandbox's URL and the environment's root may appear in output.
 	c.vars["url"], c.vars["dir"] = c.sb.URL, e.root
+	if os.Getenv("COMPAT_SHOW") != "" { // for writing rows: see what a command printed
+		t.Logf("%s: $ rack-gateway %s\n%s", s.where(), strings.Join(argv, " "), r)
+	}
 	if problem := c.check(s, r); problem != "" {
 		msg := fmt.Sprintf("%s: $ rack-gateway %s\n%s\n%s", s.where(), s.cmd, problem, r)
 		if s.skip != "" {

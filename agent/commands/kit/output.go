@@ -70,7 +70,9 @@ func PrintJSON(w io.Writer, v any) error {
 // client decodes. A body that is not JSON is written as it is.
 func PrintRaw(w io.Writer, body []byte) error {
 	var buf bytes.Buffer
-	if err := json.Indent(&buf, body, "", "  "); err != nil {
+	// json.Indent keeps the body's trailing newline (most servers end
+	// with one); the output ends with exactly one.
+	if err := json.Indent(&buf, bytes.TrimRight(body, " \t\r\n"), "", "  "); err != nil {
 		_, err = w.Write(body)
 		return err
 	}
