@@ -103,9 +103,12 @@ type Proxy struct {
 	faults []*Fault
 	seen   []Request
 	conns  map[net.Conn]struct{}
-	held   int
-	closed bool
-	wg     sync.WaitGroup
+	// streams are the upgraded connections being relayed: client side
+	// to server side, for CutStreams.
+	streams map[net.Conn]net.Conn
+	held    int
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // Start listens on a loopback port and proxies to upstream, a base URL
@@ -119,7 +122,7 @@ func Start(upstream string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{URL: "http://" + ln.Addr().String(), upstream: u.Host, ln: ln, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{URL: "http://" + ln.Addr().String(), upstream: u.Host, ln: ln, conns: map[net.Conn]struct{}{}, streams: map[net.Conn]net.Conn{}}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -193,6 +196,28 @@ func hasValue(vs []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Streams reports how many upgraded connections (websockets) the proxy is
+// relaying right now.
+func (p *Proxy) Streams() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.streams)
+}
+
+// CutStreams resets every upgraded connection being relayed, both the
+// client's side and the server's, as a network that drops mid-stream
+// does, and returns how many it cut. A test calls it once the stream has
+// shown what it waits for.
+func (p *Proxy) CutStreams() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c, up := range p.streams {
+		reset(c)
+		reset(up)
+	}
+	return len(p.streams)
 }
 
 // Close stops the proxy: the listener, every connection (releasing held
@@ -488,6 +513,14 @@ func isUpgrade(r *http.Request) bool {
 // fault, once AfterBytes bytes came from the server, both connections are
 // reset mid-stream.
 func (p *Proxy) splice(c net.Conn, br *bufio.Reader, up *upstream, f *Fault) {
+	p.mu.Lock()
+	p.streams[c] = up.conn
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.streams, c)
+		p.mu.Unlock()
+	}()
 	done := make(chan struct{}, 2)
 	go func() {
 		_, _ = io.Copy(up.conn, br)

@@ -207,6 +207,56 @@ func TestCutStream(t *testing.T) {
 	}
 }
 
+func TestCutStreams(t *testing.T) {
+	t.Parallel()
+	p, _ := start(t)
+	if n := p.CutStreams(); n != 0 {
+		t.Fatalf("cut %d streams of none", n)
+	}
+	// An echo stream stays open until the client ends it.
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			typ, msg, err := c.ReadMessage()
+			if err != nil || c.WriteMessage(typ, msg) != nil {
+				return
+			}
+		}
+	}))
+	defer s.Close()
+	p, err := Start(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(p.URL, "http")+"/echo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := c.WriteMessage(websocket.TextMessage, []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "one" {
+		t.Fatalf("echo: %q %v", msg, err)
+	}
+	if n := p.Streams(); n != 1 {
+		t.Fatalf("%d streams relayed, want 1", n)
+	}
+	if n := p.CutStreams(); n != 1 {
+		t.Fatalf("cut %d streams, want 1", n)
+	}
+	if _, _, err := c.ReadMessage(); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("after the cut: want a reset, got %v", err)
+	}
+	waitFor(t, "the relay to end", func() bool { return p.Streams() == 0 })
+}
+
 func TestCloseEndsEverything(t *testing.T) {
 	t.Parallel()
 	p, _ := start(t)
