@@ -85,7 +85,10 @@ func Redact(argv []string) []string {
 				out[i] = a
 				pending = rule
 			case hasVal:
-				out[i] = a[:len(a)-len(val)] + scrub(val)
+				// The flag's own name is scanned for tokens too: "-<token>"
+				// splits into "-X" and 42 characters, neither of which
+				// looks like a token on its own.
+				out[i] = scrubTokens(a[:len(a)-len(val)] + scrub(val))
 			default:
 				out[i] = scrub(a)
 			}
