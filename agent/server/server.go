@@ -4,10 +4,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -284,11 +286,42 @@ func writeError(w http.ResponseWriter, status int, e *ipc.Error) {
 
 // RejectPeer is the listener's OnReject hook: it tells a process of another
 // user, in plain HTTP, why its connection is closed.
+//
+// It reads the request head before answering and drains what follows
+// before closing: a request still arriving at a closed socket fails the
+// client's write (a broken pipe), and unread data turns the close into a
+// reset, and either way the client may never see the refusal.
 func RejectPeer(log *slog.Logger) func(net.Conn, transport.PeerCred) {
 	return func(c net.Conn, p transport.PeerCred) {
 		log.Warn("refused connection from another user", "uid", p.UID, "pid", p.PID)
+		_ = c.SetDeadline(time.Now().Add(rejectWait))
+		readHead(c, maxHeaderBytes)
 		body := fmt.Sprintf(`{"error":{"code":%q,"message":"connection refused: uid %d is not the agent's owner"}}`+"\n", ipc.CodeForbidden, p.UID)
-		fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+		if _, err := fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body); err != nil {
+			return
+		}
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+		// Until the client hangs up, or the deadline.
+		_, _ = io.Copy(io.Discard, io.LimitReader(c, maxHeaderBytes))
+	}
+}
+
+// rejectWait bounds a refusal, reading and answering together.
+const rejectWait = time.Second
+
+// readHead reads from c until the end of an HTTP request head (an empty
+// line), max bytes, an error or the deadline, whichever comes first.
+func readHead(c net.Conn, max int) {
+	buf := make([]byte, 0, 4096)
+	chunk := make([]byte, 4096)
+	for len(buf) < max {
+		n, err := c.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		if bytes.Contains(buf, []byte("\r\n\r\n")) || err != nil {
+			return
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -212,6 +213,9 @@ func TestRejectPeerAnswers403(t *testing.T) {
 		defer c1.Close()
 		server.RejectPeer(slog.New(slog.DiscardHandler))(c1, transport.PeerCred{UID: 4242, PID: 7})
 	}()
+	if _, err := io.WriteString(c2, "GET /v1/status HTTP/1.1\r\nHost: agent\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.ReadResponse(bufio.NewReader(c2), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -399,5 +403,50 @@ func TestEventsFilterAndStop(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("the event stream outlived Stop")
 		}
+	}
+}
+
+// Another user's client sees the refusal every time, however its request
+// and the agent's answer cross: the agent reads the request before it
+// answers and drains the connection before it closes, so the client's
+// write never meets a closed socket. (A client that writes and then reads
+// failed about half the time when the answer came first.)
+func TestRejectPeerAnswerAlwaysArrives(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(privateDir(t), "s")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	reject := server.RejectPeer(slog.New(slog.DiscardHandler))
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// As the listener calls it: on its own goroutine, then closed.
+			go func() { defer c.Close(); reject(c, transport.PeerCred{UID: 4242}) }()
+		}
+	}()
+	for i := 0; i < 50; i++ {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, "GET /v1/run HTTP/1.1\r\nHost: agent\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"); err != nil {
+			t.Fatalf("attempt %d: the request could not be sent: %v", i, err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("attempt %d: no answer: %v", i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "not the agent's owner") {
+			t.Fatalf("attempt %d: %d %q %v", i, resp.StatusCode, body, err)
+		}
+		c.Close()
 	}
 }

@@ -1,16 +1,24 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/ipc/transport"
+	"github.com/rack-gateway/rack-gateway/ipc/ws"
 )
 
 // The agent's socket under hostile or unlucky clients (issue 12): read
@@ -82,4 +90,113 @@ func TestSlowClientsDoNotHoldTheAgent(t *testing.T) {
 		t.Fatalf("the agent still holds %d of %d stalled clients", n-int(dropped.Load()), n)
 	}
 	e.mustRun("racks")
+}
+
+// Another user's process is refused every time, and sees why: 50 raw
+// requests (the write must succeed, then the 403 must be read) and 50
+// websocket handshakes as the CLI does them, all as 'nobody'.
+func TestOtherUIDAlwaysSeesTheRefusal(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a client as 'nobody' (setpriv)")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) not installed")
+	}
+	e := newEnv(t)
+	e.mustRun("racks")
+	// Test-only: let nobody reach the socket, so that the agent's own
+	// peer check is what refuses it.
+	for _, d := range []string{e.root, e.Runtime, filepath.Dir(e.socket())} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(e.socket(), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(e.root, "e2e.test")
+	if err := copyFile(exe, os.Args[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", exe)
+	c.Env = []string{"E2E_HELPER=refusal-loop", "E2E_SOCKET=" + e.socket()}
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	contains(t, "nobody's attempts", string(out), "raw 50/50", "handshake 50/50")
+	os.Chmod(filepath.Dir(e.socket()), 0o700)
+	e.mustRun("racks")
+}
+
+// refusalLoop runs as another user (E2E_HELPER=refusal-loop): it counts
+// how many of 50 requests of each kind came back with the agent's 403.
+func refusalLoop() int {
+	sock := os.Getenv("E2E_SOCKET")
+	raw, hs := 0, 0
+	for i := 0; i < 50; i++ {
+		if err := rawRefusal(sock); err != nil {
+			fmt.Printf("raw %d: %v\n", i, err)
+		} else {
+			raw++
+		}
+		if err := handshakeRefusal(sock); err != nil {
+			fmt.Printf("handshake %d: %v\n", i, err)
+		} else {
+			hs++
+		}
+	}
+	fmt.Printf("raw %d/50\nhandshake %d/50\n", raw, hs)
+	return 0
+}
+
+// rawRefusal sends a request and reads the answer, failing on any error:
+// a client that is not lenient about a failed write.
+func rawRefusal(sock string) error {
+	c, err := net.DialTimeout("unix", sock, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET /v1/status HTTP/1.1\r\nHost: agent\r\n\r\n"); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 403 || !strings.Contains(string(body), "not the agent's owner") {
+		return fmt.Errorf("%d %s", resp.StatusCode, body)
+	}
+	return nil
+}
+
+// handshakeRefusal opens /v1/run the way the CLI does.
+func handshakeRefusal(sock string) error {
+	c, err := net.DialTimeout("unix", sock, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, resp, err := ws.HandshakeHeader(c, ipc.Host, ipc.PathRun, nil, time.Now().Add(5*time.Second))
+	if resp == nil || resp.Status != 403 || !strings.Contains(string(resp.Body), "not the agent's owner") {
+		return fmt.Errorf("no refusal: %v", err)
+	}
+	return nil
+}
+
+func copyFile(dst, src string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o755)
 }

@@ -15,6 +15,8 @@ import (
 // example as the 'nobody' user). E2E_HELPER says what to do.
 func helperMain() int {
 	switch os.Getenv("E2E_HELPER") {
+	case "refusal-loop":
+		return refusalLoop() // hardening_socket_test.go
 	case "dial-status":
 		// Talk to the agent's socket directly, as a local process of
 		// another user would, and print what came back.

@@ -38,15 +38,20 @@ type Conn struct {
 // ListenOptions tunes Listen.
 type ListenOptions struct {
 	// OnReject, if set, is called with a connection from another uid before
-	// it is closed, so the server can write a short explanation. It runs on
-	// the Accept path, so it must not block long; a 1 s deadline is set on
-	// the connection before it is called.
+	// it is closed, so the server can write a short explanation. It runs
+	// on its own goroutine, at most maxRejecting at a time (connections
+	// beyond that are closed unanswered), with a 1 s deadline set on the
+	// connection: it may read the request before answering.
 	OnReject func(c net.Conn, peer PeerCred)
 }
 
-// rejectDeadline bounds how long OnReject can hold up Accept. A foreign
-// peer that never reads must not be able to stall the agent.
+// rejectDeadline bounds how long OnReject may take. A foreign peer that
+// never reads must not be able to hold the agent's resources.
 const rejectDeadline = time.Second
+
+// maxRejecting bounds the refusals in progress: a flood of foreign
+// connections costs a few goroutines, and never delays Accept.
+const maxRejecting = 8
 
 // Backoff bounds for DialRetry. The agent normally binds within a few
 // milliseconds of starting, so start small; cap the interval so a slow start
@@ -63,6 +68,8 @@ type peerListener struct {
 	inner net.Listener
 	opts  ListenOptions
 	uid   int
+	// rejecting holds a token per refusal in progress (maxRejecting).
+	rejecting chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -71,8 +78,8 @@ type peerListener struct {
 }
 
 // Accept waits for the next connection from a peer with our uid and returns
-// it as a *Conn. Connections from other uids are handed to OnReject, closed,
-// and skipped; Accept only returns an error when the underlying listener does.
+// it as a *Conn. Connections from other uids are handed to OnReject (on
+// another goroutine), closed, and skipped; Accept only returns an error when the underlying listener does.
 func (l *peerListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.inner.Accept()
@@ -87,7 +94,15 @@ func (l *peerListener) Accept() (net.Conn, error) {
 			continue
 		}
 		if peer.UID != l.uid {
-			l.reject(c, peer)
+			select {
+			case l.rejecting <- struct{}{}:
+				go func() {
+					defer func() { <-l.rejecting }()
+					l.reject(c, peer)
+				}()
+			default:
+				_ = c.Close()
+			}
 			continue
 		}
 		return &Conn{Conn: c, Peer: peer}, nil
@@ -122,7 +137,7 @@ func (l *peerListener) Addr() net.Addr { return l.inner.Addr() }
 
 // wrapDialErr builds the uid-filtering listener around a platform listener.
 func wrapDialErr(inner net.Listener, opts ListenOptions, cleanup func() error) net.Listener {
-	return &peerListener{inner: inner, opts: opts, uid: os.Getuid(), cleanup: cleanup}
+	return &peerListener{inner: inner, opts: opts, uid: os.Getuid(), cleanup: cleanup, rejecting: make(chan struct{}, maxRejecting)}
 }
 
 // DialRetry dials path until it succeeds, ctx ends, or wait elapses. It
