@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -60,37 +59,6 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 	stopSignals := r.watchSignals(sigs)
 	defer stopSignals()
 	return r.loop()
-}
-
-// connect dials the agent's run endpoint, starting the agent when nothing
-// answers (through its service when installed), and upgrades the
-// connection to a websocket. Notices about the start go to errw.
-func connect(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, error) {
-	nc, err := transport.Dial(ctx, sock)
-	if err != nil && transport.IsNotRunning(err) {
-		nc, err = launch(ctx, sock, errw)
-	}
-	if err != nil {
-		var typed *ipc.Error
-		if errors.As(err, &typed) {
-			return nil, typed
-		}
-		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "cannot reach the agent on %s: %v", sock, err).
-			WithHint("Run 'rack-gateway-agent run' in another terminal to see why, or use --no-agent.")
-	}
-	conn, resp, err := websocket.Handshake(nc, ipc.Host, ipc.PathRun, time.Now().Add(5*time.Second))
-	if err == nil {
-		return conn, nil
-	}
-	nc.Close()
-	if resp != nil {
-		var eb ipc.ErrorBody
-		if json.Unmarshal(resp.Body, &eb) == nil && eb.Error != nil {
-			return nil, eb.Error
-		}
-		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent refused the connection (HTTP %d)", resp.Status)
-	}
-	return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent closed the connection during the handshake: %v", err)
 }
 
 func lostAgent(err error) *ipc.Error {

@@ -200,3 +200,24 @@ func copyFile(dst, src string) error {
 	}
 	return os.WriteFile(dst, data, 0o755)
 }
+
+// A command right after 'agent stop' starts a new agent and runs, every
+// time: an agent that hangs up during the handshake is one on its way out.
+func TestCommandRightAfterAgentStop(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.mustRun("racks")
+	failures := 0
+	for i := 0; i < 30; i++ {
+		if r := e.run("agent", "stop"); r.Code != 0 {
+			t.Fatalf("agent stop: %s", r)
+		}
+		if r := e.run("racks"); r.Code != 0 {
+			failures++
+			t.Errorf("attempt %d: %s", i, r)
+		}
+	}
+	if failures > 0 {
+		t.Fatalf("%d of 30 commands right after 'agent stop' failed", failures)
+	}
+}

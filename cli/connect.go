@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
+	websocket "github.com/rack-gateway/rack-gateway/ipc/ws"
+)
+
+// handshakeWait bounds one websocket handshake with the agent.
+const handshakeWait = 5 * time.Second
+
+// handshakeAttempts bounds the tries when an agent hangs up in the middle
+// of the handshake (it is stopping): each new try finds the agent gone and
+// starts a new one, or finds the new one.
+const handshakeAttempts = 3
+
+// connect dials the agent's run endpoint, starting the agent when nothing
+// answers (through its service when installed), and upgrades the
+// connection to a websocket. Notices about the start go to errw.
+//
+// An agent that closes the connection during the handshake is stopping
+// ("agent stop" just ran, or it is being restarted): nothing was sent that
+// could have run, so connect tries again rather than fail the command.
+func connect(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, error) {
+	for attempt := 1; ; attempt++ {
+		conn, err := connectOnce(ctx, sock, errw)
+		if err == nil {
+			return conn, nil
+		}
+		var cut *cutOff
+		if !errors.As(err, &cut) {
+			return nil, err
+		}
+		if attempt == handshakeAttempts || ctx.Err() != nil {
+			return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent closed the connection during the handshake, %d times: %v", attempt, cut.err).
+				WithHint("Run 'rack-gateway agent status' to see whether it is running, or 'rack-gateway-agent run' in another terminal to see why.")
+		}
+		// Give the stopping agent a moment to finish closing its socket.
+		t := time.NewTimer(time.Duration(attempt) * 20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// cutOff is a handshake the agent ended without an answer.
+type cutOff struct{ err error }
+
+func (c *cutOff) Error() string { return "cut off: " + c.err.Error() }
+
+func connectOnce(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, error) {
+	nc, err := transport.Dial(ctx, sock)
+	if err != nil && transport.IsNotRunning(err) {
+		nc, err = launch(ctx, sock, errw)
+	}
+	if err != nil {
+		var typed *ipc.Error
+		if errors.As(err, &typed) {
+			return nil, typed
+		}
+		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "cannot reach the agent on %s: %v", sock, err).
+			WithHint("Run 'rack-gateway-agent run' in another terminal to see why, or use --no-agent.")
+	}
+	conn, resp, err := websocket.HandshakeHeader(nc, ipc.Host, ipc.PathRun, nil, time.Now().Add(handshakeWait))
+	if err == nil {
+		return conn, nil
+	}
+	nc.Close()
+	if resp != nil {
+		var eb ipc.ErrorBody
+		if json.Unmarshal(resp.Body, &eb) == nil && eb.Error != nil {
+			return nil, eb.Error
+		}
+		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent refused the connection (HTTP %d)", resp.Status)
+	}
+	if hungUp(err) {
+		return nil, &cutOff{err}
+	}
+	return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent closed the connection during the handshake: %v", err)
+}
+
+// hungUp reports whether err means the peer closed the connection, as
+// opposed to a timeout (a wedged agent, which a new one would not fix).
+func hungUp(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
