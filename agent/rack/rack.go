@@ -184,8 +184,26 @@ func (c *Client) ServiceRestart(ctx context.Context, app, name string) error {
 
 // ProcessList is GET /apps/{app}/processes.
 func (c *Client) ProcessList(ctx context.Context, app string) ([]Process, error) {
+	return c.ProcessListFiltered(ctx, app, "", "")
+}
+
+// ProcessListFiltered is GET /apps/{app}/processes?service=&release=: the
+// rack lists only the processes of that service and release (an empty
+// filter is not sent).
+func (c *Client) ProcessListFiltered(ctx context.Context, app, service, release string) ([]Process, error) {
+	q := url.Values{}
+	if service != "" {
+		q.Set("service", service)
+	}
+	if release != "" {
+		q.Set("release", release)
+	}
+	path := "/apps/" + esc(app) + "/processes"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
 	var out []Process
-	return out, c.call(ctx, http.MethodGet, "/apps/"+esc(app)+"/processes", nil, &out)
+	return out, c.call(ctx, http.MethodGet, path, nil, &out)
 }
 
 // ProcessStop is DELETE /apps/{app}/processes/{pid}.
@@ -218,9 +236,10 @@ func (c *Client) ReleaseCreate(ctx context.Context, app string, fields map[strin
 	return &out, c.call(ctx, http.MethodPost, "/apps/"+esc(app)+"/releases", f, &out)
 }
 
-// ReleasePromote is POST /apps/{app}/releases/{id}/promote.
-func (c *Client) ReleasePromote(ctx context.Context, app, id string) error {
-	f := url.Values{"force": {"false"}}
+// ReleasePromote is POST /apps/{app}/releases/{id}/promote; force asks
+// the rack to promote even while the app is not running.
+func (c *Client) ReleasePromote(ctx context.Context, app, id string, force bool) error {
+	f := url.Values{"force": {strconv.FormatBool(force)}}
 	return c.call(ctx, http.MethodPost, "/apps/"+esc(app)+"/releases/"+esc(id)+"/promote", f, nil)
 }
 

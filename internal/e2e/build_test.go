@@ -135,7 +135,7 @@ func TestBuildDeployPromotes(t *testing.T) {
 	if !strings.HasPrefix(r.Out, bldSteps) {
 		t.Errorf("deploy progress:\n%s", r.Err)
 	}
-	m := regexp.MustCompile(`Promoting (R[A-Z0-9]+)\.\.\. OK\n`).FindStringSubmatch(r.Out)
+	m := regexp.MustCompile(`Promoting (R[A-Z0-9]+)\.\.\. \nOK\n`).FindStringSubmatch(r.Out)
 	if m == nil {
 		t.Fatalf("deploy did not promote: %s", r)
 	}
@@ -277,7 +277,7 @@ func TestBuildCIDeployWithApproval(t *testing.T) {
 		t.Fatalf("approved deploy: %s", r)
 	}
 	contains(t, "ci deploy", r.Out, bldSteps, "Promoting R")
-	pm := regexp.MustCompile(`Promoting (R[A-Z0-9]+)\.\.\. OK\n`).FindStringSubmatch(r.Out)
+	pm := regexp.MustCompile(`Promoting (R[A-Z0-9]+)\.\.\. \nOK\n`).FindStringSubmatch(r.Out)
 	if pm == nil {
 		t.Fatalf("ci deploy did not promote: %s", r)
 	}

@@ -180,7 +180,7 @@ func TestConvoxEnvEditAndPromote(t *testing.T) {
 	contains(t, "env set stderr", r.Out, "Setting FOO, NEW_ONE... OK\n", "Promoting R")
 	matches(t, "env set stdout", r.Out, `(?m)^Release: R[A-Z0-9]+$`)
 	id := releaseID(t, r.Out)
-	contains(t, "env set promote", r.Out, "Promoting "+id+"... OK\n")
+	contains(t, "env set promote", r.Out, "Promoting "+id+"... \nOK\n")
 	if a := e.mustRun("apps", "info", "demo"); !strings.Contains(a.Out, "Release     "+id) {
 		t.Errorf("the app is not on %s:\n%s", id, a.Out)
 	}
@@ -200,7 +200,7 @@ func TestConvoxEnvEditAndPromote(t *testing.T) {
 	matches(t, "releases", r.Out, `(?m)^`+id+`\s+active\s`)
 
 	r = e.mustRun("releases", "promote", "-a", "demo")
-	contains(t, "releases promote", r.Out, "Promoting "+unset+"... OK\n")
+	contains(t, "releases promote", r.Out, "Promoting "+unset+"... \nOK\n")
 	if r := e.mustRun("env", "-a", "demo"); strings.Contains(r.Out, "NEW_ONE") {
 		t.Errorf("NEW_ONE still set:\n%s", r.Out)
 	}
@@ -212,7 +212,7 @@ func TestConvoxEnvEditAndPromote(t *testing.T) {
 		t.Errorf("rollback did not restore FOO: %s", r)
 	}
 	r = e.mustRun("releases", "promote", "RDEMOSEEDAA", "-a", "demo")
-	contains(t, "promote by id", r.Out, "Promoting RDEMOSEEDAA... OK\n")
+	contains(t, "promote by id", r.Out, "Promoting RDEMOSEEDAA... \nOK\n")
 	fails(t, e.run("releases", "promote", "RNOPE", "-a", "demo"), 1, "Error: no such release: RNOPE")
 }
 

@@ -67,7 +67,7 @@ func TestEnvEditSavesTheEditedEnv(t *testing.T) {
 	contains(t, "env edit stderr", r.Out, "Setting BAR, FOO... OK\n", "Promoting R")
 	matches(t, "env edit stdout", r.Out, `(?m)^Release: R[A-Z0-9]+$`)
 	id := releaseID(t, r.Out)
-	contains(t, "env edit promote", r.Out, "Promoting "+id+"... OK\n")
+	contains(t, "env edit promote", r.Out, "Promoting "+id+"... \nOK\n")
 	path, fileMode, dirMode := edtLastCall(t, e)
 	if fileMode != "600" || dirMode != "700" {
 		t.Errorf("%s had mode %s in a directory of mode %s; want 600 and 700", path, fileMode, dirMode)

@@ -102,9 +102,9 @@ func TestStreamExecPTY(t *testing.T) {
 func TestStreamLogs(t *testing.T) {
 	t.Parallel()
 	e, _ := streamEnv(t)
-	r := e.mustRun("logs", "-a", "demo")
+	r := e.mustRun("logs", "--no-follow", "-a", "demo")
 	contains(t, "logs", r.Out, "listening on :3000", "service/web/"+strmPID)
-	r = e.mustRun("logs", "-a", "demo", "--filter", "worker")
+	r = e.mustRun("logs", "--no-follow", "-a", "demo", "--filter", "worker")
 	if strings.Contains(r.Out, "listening on") || !strings.Contains(r.Out, "booting worker") {
 		t.Errorf("--filter worker:\n%s", r)
 	}

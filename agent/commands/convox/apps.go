@@ -32,7 +32,7 @@ func registerApps(r *kit.Registry) {
 		Run:   runAppsDelete,
 	})
 	r.Add(&kit.Command{
-		Name: "ps", Usage: "ps [-a app] [--output json]", MaxArgs: 0,
+		Name: "ps", Usage: "ps [-a app] [-s service] [--release R] [--all] [--output json]", MaxArgs: 0,
 		Short: "List app processes", Bind: bindRun(runPs),
 	})
 	r.Add(&kit.Command{
@@ -132,12 +132,28 @@ func runAppsDelete(ctx context.Context, x *kit.Ctx) error {
 	})
 }
 
-func runPs(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {
-	asJSON, c, app, err := appReader(x, *o)
+// psOptions are the flags of ps: the rack lists only the processes of
+// --service and --release. Upstream's --all is accepted; the list holds
+// every process of the app already, one-off ones included.
+type psOptions struct {
+	appOutputOptions
+	service, release string
+	all              bool
+}
+
+func (o *psOptions) bind(fs *pflag.FlagSet) {
+	o.appOutputOptions.bind(fs)
+	fs.StringVarP(&o.service, "service", "s", "", "Only the processes of this service")
+	fs.StringVar(&o.release, "release", "", "Only the processes running this release")
+	fs.BoolVar(&o.all, "all", false, "Show all processes (the default; accepted as upstream)")
+}
+
+func runPs(ctx context.Context, x *kit.Ctx, o *psOptions) error {
+	asJSON, c, app, err := appReader(x, o.appOutputOptions)
 	if err != nil {
 		return err
 	}
-	ps, err := c.ProcessList(ctx, app)
+	ps, err := c.ProcessListFiltered(ctx, app, o.service, o.release)
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,42 @@ func TestPs(t *testing.T) {
 	}
 }
 
+// ps -s/--service and --release have the rack list only those processes;
+// upstream's --all is accepted and lists them all, as without it.
+func TestPsFilters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ids := func(argv ...string) []string {
+		t.Helper()
+		var ps []struct{ Id string }
+		decode(t, e.Run(append(argv, "-a", app, "--output", "json")...), &ps)
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Id)
+		}
+		return out
+	}
+	if got := ids("ps", "--service", "worker"); len(got) != 1 || got[0] != convoxfake.SeedWorkerPID {
+		t.Errorf("ps --service worker: %v", got)
+	}
+	if got := ids("ps", "-s", "web"); len(got) != 1 || got[0] != convoxfake.SeedWebPID {
+		t.Errorf("ps -s web: %v", got)
+	}
+	if got := ids("ps", "--release", convoxfake.SeedReleaseID, "-s", "web"); len(got) != 1 {
+		t.Errorf("ps --release seed -s web: %v", got)
+	}
+	if got := ids("ps", "--release", "RNOSUCH"); len(got) != 0 {
+		t.Errorf("ps --release RNOSUCH: %v", got)
+	}
+	if got := ids("ps", "--all"); len(got) != 2 {
+		t.Errorf("ps --all: %v", got)
+	}
+	r := e.MustRun("ps", "-a", app, "-s", "worker")
+	if strings.Contains(r.Out, convoxfake.SeedWebPID) || !strings.Contains(r.Out, convoxfake.SeedWorkerPID) {
+		t.Errorf("ps -s worker:\n%s", r.Out)
+	}
+}
+
 // ps stop takes -a after the pid; the rack then replaces the process.
 func TestPsStop(t *testing.T) {
 	t.Parallel()

@@ -1,7 +1,9 @@
 package convox
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,21 +26,24 @@ import (
 
 func registerBuild(r *kit.Registry) {
 	r.Add(&kit.Command{
-		Name: "build", Usage: "build [dir] [-a app] [--manifest FILE] [--description TEXT] [--no-cache] [--id]", MaxArgs: 1,
+		Name: "build", Usage: "build [dir] [-a app] [-f DOCKERFILE] [-m MANIFEST] [--description TEXT] [--no-cache] [--id]", MaxArgs: 1,
 		Short: "Package a directory, upload it and build it on the rack (step-up MFA)",
 		Long: `Package a directory (default: the current one) into a tarball, leaving out
 what its .dockerignore excludes, upload it to the rack and build it there.
 The build's output follows on stdout, then its build and release ids.
 In a git checkout the commit (git rev-parse HEAD) is sent as the build's
-git-sha, which deploy approvals for API tokens are matched against.`,
+git-sha, which deploy approvals for API tokens are matched against.
+
+-f/--file names another Dockerfile: it is packaged as the directory's
+Dockerfile, the one a service that builds from "." uses.`,
 		Bind: bindRun(func(ctx context.Context, x *kit.Ctx, o *buildOptions) error { return runBuild(ctx, x, o, false) }),
 	})
 	r.Add(&kit.Command{
-		Name: "deploy", Usage: "deploy [dir] [-a app] [--manifest FILE] [--description TEXT] [--no-cache] [--id]", MaxArgs: 1,
+		Name: "deploy", Usage: "deploy [dir] [-a app] [-f DOCKERFILE] [-m MANIFEST] [--description TEXT] [--no-cache] [--wait] [--id]", MaxArgs: 1,
 		Short: "Build a directory and promote the new release (step-up MFA)",
 		Long: `Build a directory as "build" does, then promote the build's release and
-wait for the app to run it.`,
-		Bind: bindRun(func(ctx context.Context, x *kit.Ctx, o *buildOptions) error { return runBuild(ctx, x, o, true) }),
+wait for the app to run it (with or without --wait, as upstream).`,
+		Bind: bindRun(runDeploy),
 	})
 }
 
@@ -46,6 +52,7 @@ wait for the app to run it.`,
 type buildOptions struct {
 	appOption
 	description optionalString
+	dockerfile  string
 	manifest    string
 	noCache     bool
 	idOnly      bool
@@ -54,9 +61,35 @@ type buildOptions struct {
 func (o *buildOptions) bind(fs *pflag.FlagSet) {
 	o.appOption.bind(fs)
 	fs.VarP(&o.description, "description", "d", "Description of the build")
+	fs.StringVarP(&o.dockerfile, "file", "f", "", "Path to a Dockerfile, packaged as the directory's Dockerfile")
 	fs.StringVarP(&o.manifest, "manifest", "m", "", "Manifest file inside the directory (default: the rack's, convox.yml)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "Build without the rack's layer cache")
 	fs.BoolVar(&o.idOnly, "id", false, "Print only the release id on stdout; everything else goes to stderr")
+}
+
+// deployOptions are deploy's flags: build's, --wait (deploy always waits
+// for the app, as upstream's does) and upstream's --replace.
+type deployOptions struct {
+	buildOptions
+	promoteWaitOption
+	replace []string
+}
+
+func (o *deployOptions) bind(fs *pflag.FlagSet) {
+	o.buildOptions.bind(fs)
+	o.promoteWaitOption.bind(fs)
+	fs.StringSliceVar(&o.replace, "replace", nil, "Accepted as upstream; it changes nothing (set env with 'env set' before deploying)")
+}
+
+// runDeploy is runBuild then promote. Upstream's deploy accepts --replace
+// and passes it on to code that never reads it, so a deploy with it
+// builds and promotes as one without; the notice says so rather than
+// leave the user believing the env changed.
+func runDeploy(ctx context.Context, x *kit.Ctx, o *deployOptions) error {
+	if len(o.replace) > 0 {
+		x.Progress("Note: --replace does not change the env of the release; use 'rack-gateway env set' first.")
+	}
+	return runBuild(ctx, x, &o.buildOptions, true)
 }
 
 // pollInterval is how often the build's status is read, as upstream. A
@@ -81,6 +114,17 @@ func runBuild(ctx context.Context, x *kit.Ctx, o *buildOptions, deploy bool) err
 			return kit.UsageErr(x.Cmd, "manifest %s not found in %s", o.manifest, dir)
 		}
 	}
+	var dockerfile []byte
+	if o.dockerfile != "" {
+		p := x.Abs(o.dockerfile)
+		st, err := os.Stat(p)
+		if err == nil && !st.IsDir() {
+			dockerfile, err = os.ReadFile(p)
+		}
+		if err != nil || st.IsDir() {
+			return kit.UsageErr(x.Cmd, "Dockerfile %s not found", o.dockerfile)
+		}
+	}
 	app, err := resolveApp(x, o.appOption)
 	if err != nil {
 		return err
@@ -94,7 +138,7 @@ func runBuild(ctx context.Context, x *kit.Ctx, o *buildOptions, deploy bool) err
 		out = x.Err // stdout carries only the release id
 		x.StepsToStderr = true
 	}
-	b, err := buildApp(ctx, x, c, t, app, dir, o, out)
+	b, err := buildApp(ctx, x, c, t, app, dir, o, dockerfile, out)
 	if err != nil {
 		return err
 	}
@@ -115,11 +159,14 @@ func runBuild(ctx context.Context, x *kit.Ctx, o *buildOptions, deploy bool) err
 
 // buildApp runs the upstream build sequence: package, upload, create,
 // follow the output, wait for the end. It returns the finished build.
-func buildApp(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, app, dir string, o *buildOptions, out io.Writer) (*rack.Build, error) {
+func buildApp(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, app, dir string, o *buildOptions, dockerfile []byte, out io.Writer) (*rack.Build, error) {
 	var tgz []byte
 	if err := runStep(x, "Packaging source", func() (string, error) {
 		var err error
-		if tgz, err = tarball(dir); err != nil {
+		if tgz, err = tarball(dir); err == nil && dockerfile != nil {
+			tgz, err = withDockerfile(tgz, dockerfile)
+		}
+		if err != nil {
 			return "", ipc.Errorf(ipc.CodeInternal, "cannot package %s: %v", dir, err)
 		}
 		return "", nil
@@ -145,6 +192,51 @@ func buildApp(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, ap
 		return nil, err
 	}
 	return follow(ctx, x, c, t, app, b.Id, out)
+}
+
+// withDockerfile returns the build context tgz with its root Dockerfile
+// replaced by (or, when it has none, added as) content: the -f file.
+func withDockerfile(tgz, content []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(tgz))
+	if err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(zr)
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if path.Clean(h.Name) == "Dockerfile" {
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return nil, err
+		}
+	}
+	h := &tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg, ModTime: time.Now()}
+	if err := tw.WriteHeader(h); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(content); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // upload uploads the tarball under a random name, as upstream does, so

@@ -1,6 +1,10 @@
 package convox_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,12 +93,100 @@ func TestDeploy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	r := e.Run("deploy", sourceDir(t), "-a", app)
-	m := regexp.MustCompile(`Promoting (R\w+)\.\.\. OK`).FindStringSubmatch(r.Out)
+	m := regexp.MustCompile(`\nPromoting (R\w+)\.\.\. \nOK\n$`).FindStringSubmatch(r.Out)
 	if r.Error != nil || m == nil {
 		t.Fatalf("deploy: %s", r)
 	}
 	if got := appRelease(t, e); got != m[1] {
 		t.Fatalf("after deploy the app runs %s, want %s", got, m[1])
+	}
+}
+
+// sourceOf is the build context the rack stored for build id, by name.
+func sourceOf(t *testing.T, e *kittest.Env, id string) map[string]string {
+	t.Helper()
+	tgz, ok := e.Sandbox.Rack().BuildSource(app, id)
+	if !ok {
+		t.Fatalf("no source stored for build %s", id)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(tgz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		files[h.Name] = string(b)
+	}
+}
+
+// -f/--file names the Dockerfile: it is packaged as the context's
+// Dockerfile, in place of the one there (or where there is none); the rest
+// of the context is unchanged. A missing one fails before the upload.
+func TestBuildDockerfileFlag(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := sourceDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile.prod"), []byte("FROM prod\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.Cwd = dir
+	id, _ := buildOf(t, e.MustRun("build", "-f", "Dockerfile.prod", "-a", app))
+	src := sourceOf(t, e, id)
+	if src["Dockerfile"] != "FROM prod\n" || src["Dockerfile.prod"] != "FROM prod\n" || src["main.go"] != "package main\n" {
+		t.Fatalf("build -f Dockerfile.prod packaged %v", src)
+	}
+	id, _ = buildOf(t, e.MustRun("build", dir, "-a", app))
+	if src := sourceOf(t, e, id); src["Dockerfile"] != "FROM scratch\n" {
+		t.Fatalf("build without -f packaged Dockerfile %q", src["Dockerfile"])
+	}
+	var before, after []struct{ Id string }
+	decode(t, e.Run("builds", "-a", app, "--output", "json"), &before)
+	r := e.Run("build", "--file", "Dockerfile.nope", "-a", app)
+	wantErr(t, r, ipc.CodeUsage, "Dockerfile Dockerfile.nope not found")
+	decode(t, e.Run("builds", "-a", app, "--output", "json"), &after)
+	if len(after) != len(before) || r.Out != "" {
+		t.Errorf("a missing -f file still started a build:\n%s", r)
+	}
+}
+
+// deploy takes build's -f and upstream's --wait (it always waits) and
+// --replace, which upstream passes on to code that never reads it: the
+// deploy goes ahead, the env unchanged, and stderr says so.
+func TestDeployFlags(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := sourceDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile.prod"), []byte("FROM prod\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := rackEnv(t, e)
+	r := e.Run("deploy", dir, "-a", app, "--wait", "-f", filepath.Join(dir, "Dockerfile.prod"), "--replace", "FOO=changed")
+	m := regexp.MustCompile(`\nPromoting (R\w+)\.\.\. \nOK\n$`).FindStringSubmatch(r.Out)
+	if r.Error != nil || m == nil {
+		t.Fatalf("deploy --wait -f --replace: %s", r)
+	}
+	if got := appRelease(t, e); got != m[1] {
+		t.Fatalf("after deploy the app runs %s, want %s", got, m[1])
+	}
+	if env := rackEnv(t, e); env["FOO"] != before["FOO"] {
+		t.Errorf("--replace changed FOO to %q", env["FOO"])
+	}
+	if !strings.Contains(r.Err, "--replace does not change the env") {
+		t.Errorf("no notice about --replace on stderr:\n%s", r.Err)
+	}
+	var bs []struct{ Id string }
+	decode(t, e.Run("builds", "-l", "1", "-a", app, "--output", "json"), &bs)
+	if src := sourceOf(t, e, bs[0].Id); src["Dockerfile"] != "FROM prod\n" {
+		t.Errorf("deploy -f packaged Dockerfile %q", src["Dockerfile"])
 	}
 }
 

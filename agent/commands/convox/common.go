@@ -185,36 +185,55 @@ func waitRunning(ctx context.Context, c *rack.Client, app string) error {
 	}
 }
 
-// promote is the upstream promote flow: wait for a running app, promote,
-// wait again, and check the rack kept the release.
+// promote is the upstream promote flow: wait for a running app, then
+// promoteNow.
 func promote(ctx context.Context, x *kit.Ctx, c *rack.Client, app, id string) error {
+	return promoteForce(ctx, x, c, app, id, false)
+}
+
+// promoteForce is promote; with force it neither waits for the app to be
+// running first nor lets the rack refuse because it is not (upstream's
+// releases promote --force).
+func promoteForce(ctx context.Context, x *kit.Ctx, c *rack.Client, app, id string, force bool) error {
+	if !force {
+		a, err := c.AppGet(ctx, app)
+		if err != nil {
+			return err
+		}
+		if a.Status != "running" {
+			if err := runStep(x, "Waiting for app to be ready", func() (string, error) {
+				return "", waitRunning(ctx, c, app)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return promoteNow(ctx, x, c, app, id, force)
+}
+
+// promoteNow promotes id, waits for the app to run it and checks the rack
+// kept it. As upstream, the step line ends right after its label
+// ("Promoting R... ") and the OK comes on a line of its own once the app
+// runs the release, so the wait, which can take minutes, never sits on a
+// half-written line.
+func promoteNow(ctx context.Context, x *kit.Ctx, c *rack.Client, app, id string, force bool) error {
+	w := stepOut(x)
+	fmt.Fprintf(w, "Promoting %s... \n", id)
+	if err := c.ReleasePromote(ctx, app, id, force); err != nil {
+		return err
+	}
+	if err := waitRunning(ctx, c, app); err != nil {
+		return err
+	}
 	a, err := c.AppGet(ctx, app)
 	if err != nil {
 		return err
 	}
-	if a.Status != "running" {
-		if err := runStep(x, "Waiting for app to be ready", func() (string, error) {
-			return "", waitRunning(ctx, c, app)
-		}); err != nil {
-			return err
-		}
+	if a.Release != id {
+		return ipc.Errorf(ipc.CodeGateway, "rollback")
 	}
-	return runStep(x, "Promoting "+id, func() (string, error) {
-		if err := c.ReleasePromote(ctx, app, id); err != nil {
-			return "", err
-		}
-		if err := waitRunning(ctx, c, app); err != nil {
-			return "", err
-		}
-		a, err := c.AppGet(ctx, app)
-		if err != nil {
-			return "", err
-		}
-		if a.Release != id {
-			return "", ipc.Errorf(ipc.CodeGateway, "rollback")
-		}
-		return "", nil
-	})
+	fmt.Fprintln(w, "OK")
+	return nil
 }
 
 // ago renders a past time as the Convox CLI does ("1 hour ago",

@@ -28,11 +28,11 @@ func registerEnv(r *kit.Registry) {
 		Bind:  bindRun(runEnvGet),
 	})
 	r.Add(&kit.Command{
-		Name: "env set", Usage: "env set <KEY=VALUE>... [--promote] [-a app]", MinArgs: 1, MaxArgs: -1, ArgHint: "at least one KEY=VALUE",
+		Name: "env set", Usage: "env set <KEY=VALUE>... [--replace] [--promote] [--id] [-a app]", MinArgs: 1, MaxArgs: -1, ArgHint: "at least one KEY=VALUE",
 		Short: "Set env vars in a new release", Bind: bindRun(runEnvSet),
 	})
 	r.Add(&kit.Command{
-		Name: "env unset", Usage: "env unset <KEY>... [--promote] [-a app]", MinArgs: 1, MaxArgs: -1, ArgHint: "at least one KEY",
+		Name: "env unset", Usage: "env unset <KEY>... [--promote] [--id] [-a app]", MinArgs: 1, MaxArgs: -1, ArgHint: "at least one KEY",
 		Short: "Remove env vars in a new release", Bind: bindRun(runEnvUnset),
 	})
 }
@@ -58,6 +58,32 @@ type envEditOptions struct {
 func (o *envEditOptions) bind(fs *pflag.FlagSet) {
 	o.appOption.bind(fs)
 	fs.BoolVarP(&o.promote, "promote", "p", false, "Promote the new release")
+}
+
+// envUnsetOptions are env unset's flags: env edit's and --id, which
+// leaves only the new release's id on stdout (the step lines go to
+// stderr), for scripts.
+type envUnsetOptions struct {
+	envEditOptions
+	idOnly bool
+}
+
+func (o *envUnsetOptions) bind(fs *pflag.FlagSet) {
+	o.envEditOptions.bind(fs)
+	fs.BoolVar(&o.idOnly, "id", false, "Print only the new release id on stdout; everything else goes to stderr")
+}
+
+// envSetOptions are env set's flags: env unset's and --replace, which
+// makes the given variables the release's whole env instead of merging
+// them into the latest release's.
+type envSetOptions struct {
+	envUnsetOptions
+	replace bool
+}
+
+func (o *envSetOptions) bind(fs *pflag.FlagSet) {
+	o.envUnsetOptions.bind(fs)
+	fs.BoolVar(&o.replace, "replace", false, "Replace all env vars with the given ones")
 }
 
 // nativeEnv reads the app's env through the gateway's native API
@@ -176,19 +202,19 @@ func parseSets(x *kit.Ctx) (map[string]string, []string, error) {
 	return sets, keys, nil
 }
 
-func runEnvSet(ctx context.Context, x *kit.Ctx, o *envEditOptions) error {
+func runEnvSet(ctx context.Context, x *kit.Ctx, o *envSetOptions) error {
 	sets, keys, err := parseSets(x)
 	if err != nil {
 		return err
 	}
-	return editEnv(ctx, x, o, "Setting "+strings.Join(keys, ", "), func(env map[string]string) {
+	return editEnv(ctx, x, &o.envUnsetOptions, o.replace, "Setting "+strings.Join(keys, ", "), func(env map[string]string) {
 		for k, v := range sets {
 			env[k] = v
 		}
 	})
 }
 
-func runEnvUnset(ctx context.Context, x *kit.Ctx, o *envEditOptions) error {
+func runEnvUnset(ctx context.Context, x *kit.Ctx, o *envUnsetOptions) error {
 	keys := append([]string(nil), x.Args...)
 	for _, k := range keys {
 		if k == "" || strings.Contains(k, "=") {
@@ -196,7 +222,7 @@ func runEnvUnset(ctx context.Context, x *kit.Ctx, o *envEditOptions) error {
 		}
 	}
 	sort.Strings(keys)
-	return editEnv(ctx, x, o, "Unsetting "+strings.Join(keys, ", "), func(env map[string]string) {
+	return editEnv(ctx, x, o, false, "Unsetting "+strings.Join(keys, ", "), func(env map[string]string) {
 		for _, k := range keys {
 			delete(env, k)
 		}
@@ -204,20 +230,23 @@ func runEnvUnset(ctx context.Context, x *kit.Ctx, o *envEditOptions) error {
 }
 
 // editEnv is the upstream env edit flow through the proxy: read the
-// latest release's (masked) env, apply edit, post the complete env as a new
-// release (the gateway reads a mask left in place as "keep the current
-// value"), and optionally promote.
-func editEnv(ctx context.Context, x *kit.Ctx, o *envEditOptions, what string, edit func(map[string]string)) error {
+// latest release's (masked) env (none with replace), apply edit, post the
+// complete env as a new release (the gateway reads a mask left in place as
+// "keep the current value"), and optionally promote.
+func editEnv(ctx context.Context, x *kit.Ctx, o *envUnsetOptions, replace bool, what string, edit func(map[string]string)) error {
 	c, app, err := appWriter(ctx, x, o.appOption)
 	if err != nil {
 		return err
+	}
+	if o.idOnly {
+		x.StepsToStderr = true // stdout carries only the release id
 	}
 	env := map[string]string{}
 	rs, err := c.ReleaseList(ctx, app, 1)
 	if err != nil {
 		return err
 	}
-	if len(rs) > 0 {
+	if len(rs) > 0 && !replace {
 		r, err := c.ReleaseGet(ctx, app, rs[0].Id)
 		if err != nil {
 			return err
@@ -239,7 +268,12 @@ func editEnv(ctx context.Context, x *kit.Ctx, o *envEditOptions, what string, ed
 	}
 	releaseLine(x, id)
 	if o.promote {
-		return promote(ctx, x, c, app, id)
+		if err := promote(ctx, x, c, app, id); err != nil {
+			return err
+		}
+	}
+	if o.idOnly {
+		fmt.Fprintln(x.Out, id)
 	}
 	return nil
 }

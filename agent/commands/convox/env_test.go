@@ -65,6 +65,49 @@ func TestEnvGet(t *testing.T) {
 	wantErr(t, e.Run("env", "get", "-a", app), ipc.CodeUsage, "env get requires a variable name")
 }
 
+// env set --replace makes the given variables the whole env of the new
+// release (the gateway keeps its protected keys whatever is posted);
+// without it they are merged into the latest release's.
+func TestEnvSetReplace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	before := rackEnv(t, e)
+	r := e.Run("env", "set", "--replace", "ONLY=1", "ALSO=2", "-a", app)
+	wantOut(t, r, "Setting ALSO, ONLY... OK\n", "Release: R")
+	env := rackEnv(t, e)
+	if env["ONLY"] != "1" || env["ALSO"] != "2" || env["FOO"] != "" || env["SECRET_KEY_BASE"] != "" ||
+		env["DATABASE_URL"] != before["DATABASE_URL"] || len(env) != 3 {
+		t.Fatalf("after env set --replace: %v", env)
+	}
+	e.MustRun("env", "set", "MORE=3", "-a", app)
+	if env := rackEnv(t, e); len(env) != 4 || env["ONLY"] != "1" || env["MORE"] != "3" {
+		t.Fatalf("env set after --replace: %v", env)
+	}
+}
+
+// env set and unset --id leave only the new release's id on stdout; the
+// step and Release lines go to stderr.
+func TestEnvSetUnsetID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.MustRun("env", "set", "X=1", "--id", "-a", app)
+	id := strings.TrimSpace(r.Out)
+	if !regexp.MustCompile(`^R\w+\n$`).MatchString(r.Out) || !strings.Contains(r.Err, "Setting X... OK\n") || !strings.Contains(r.Err, "Release: "+id+"\n") {
+		t.Fatalf("env set --id: %s", r)
+	}
+	if env := rackEnv(t, e); env["X"] != "1" {
+		t.Fatalf("env set --id did not set X: %v", env)
+	}
+	r = e.MustRun("env", "unset", "X", "--id", "--promote", "-a", app)
+	id = strings.TrimSpace(r.Out)
+	if !regexp.MustCompile(`^R\w+\n$`).MatchString(r.Out) || !strings.Contains(r.Err, "Unsetting X... OK\n") || !strings.Contains(r.Err, "Promoting "+id+"... \nOK\n") {
+		t.Fatalf("env unset --id --promote: %s", r)
+	}
+	if got := appRelease(t, e); got != id {
+		t.Fatalf("the app runs %s, want %s", got, id)
+	}
+}
+
 // env set and unset write a new release from the latest one's env, keep
 // secrets they did not touch, and promote only when asked.
 func TestEnvSetUnset(t *testing.T) {

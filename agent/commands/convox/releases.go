@@ -13,7 +13,7 @@ import (
 
 func registerReleases(r *kit.Registry) {
 	r.Add(&kit.Command{
-		Name: "releases", Usage: "releases [-a app] [--limit N] [--output json]", MaxArgs: 0,
+		Name: "releases", Usage: "releases [-a app] [-l N] [--output json]", MaxArgs: 0,
 		Short: "List releases for an app",
 		Bind:  bindRun(runReleases),
 	})
@@ -22,15 +22,15 @@ func registerReleases(r *kit.Registry) {
 		Short: "Get information about a release", Bind: bindRun(runReleasesInfo),
 	})
 	r.Add(&kit.Command{
-		Name: "releases promote", Usage: "releases promote [release] [-a app]", MaxArgs: 1,
+		Name: "releases promote", Usage: "releases promote [release] [-a app] [--wait] [--force]", MaxArgs: 1,
 		Short: "Promote a release (default: the latest) and wait for the app", Bind: bindRun(runReleasesPromote),
 	})
 	r.Add(&kit.Command{
-		Name: "releases rollback", Usage: "releases rollback <release> [-a app]", MinArgs: 1, MaxArgs: 1, ArgHint: "a release id",
+		Name: "releases rollback", Usage: "releases rollback <release> [-a app] [--wait]", MinArgs: 1, MaxArgs: 1, ArgHint: "a release id",
 		Short: "Copy an old release forward and promote it", Bind: bindRun(runReleasesRollback),
 	})
 	r.Add(&kit.Command{
-		Name: "builds", Usage: "builds [-a app] [--limit N] [--output json]", MaxArgs: 0,
+		Name: "builds", Usage: "builds [-a app] [-l N] [--output json]", MaxArgs: 0,
 		Short: "List builds for an app",
 		Bind:  bindRun(runBuilds),
 	})
@@ -49,7 +49,40 @@ type listOptions struct {
 
 func (o *listOptions) bind(fs *pflag.FlagSet) {
 	o.appOutputOptions.bind(fs)
-	fs.IntVar(&o.limit, "limit", 0, "Number of items to list (default: the rack's, 10)")
+	fs.IntVarP(&o.limit, "limit", "l", 0, "Number of items to list (default: the rack's, 10)")
+}
+
+// promoteWaitOption is --wait on the commands that promote. They always wait
+// for the app to run the release, as upstream's do, so the flag only
+// keeps upstream's command lines valid.
+type promoteWaitOption struct{ wait bool }
+
+func (o *promoteWaitOption) bind(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.wait, "wait", false, "Wait for the app to run the release (always done; accepted as upstream)")
+}
+
+// promoteOptions are releases promote's flags.
+type promoteOptions struct {
+	appOption
+	promoteWaitOption
+	force bool
+}
+
+func (o *promoteOptions) bind(fs *pflag.FlagSet) {
+	o.appOption.bind(fs)
+	o.promoteWaitOption.bind(fs)
+	fs.BoolVar(&o.force, "force", false, "Promote without waiting for the app to be running first")
+}
+
+// rollbackOptions are releases rollback's flags.
+type rollbackOptions struct {
+	appOption
+	promoteWaitOption
+}
+
+func (o *rollbackOptions) bind(fs *pflag.FlagSet) {
+	o.appOption.bind(fs)
+	o.promoteWaitOption.bind(fs)
 }
 
 func runReleases(ctx context.Context, x *kit.Ctx, o *listOptions) error {
@@ -97,8 +130,8 @@ func runReleasesInfo(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error
 		"Description", r.Description, "Env", r.Env)
 }
 
-func runReleasesPromote(ctx context.Context, x *kit.Ctx, o *appOption) error {
-	c, app, err := appWriter(ctx, x, *o)
+func runReleasesPromote(ctx context.Context, x *kit.Ctx, o *promoteOptions) error {
+	c, app, err := appWriter(ctx, x, o.appOption)
 	if err != nil {
 		return err
 	}
@@ -115,12 +148,12 @@ func runReleasesPromote(ctx context.Context, x *kit.Ctx, o *appOption) error {
 		}
 		id = rs[0].Id
 	}
-	return promote(ctx, x, c, app, id)
+	return promoteForce(ctx, x, c, app, id, o.force)
 }
 
-func runReleasesRollback(ctx context.Context, x *kit.Ctx, o *appOption) error {
+func runReleasesRollback(ctx context.Context, x *kit.Ctx, o *rollbackOptions) error {
 	old := x.Args[0]
-	c, app, err := appWriter(ctx, x, *o)
+	c, app, err := appWriter(ctx, x, o.appOption)
 	if err != nil {
 		return err
 	}
@@ -142,7 +175,9 @@ func runReleasesRollback(ctx context.Context, x *kit.Ctx, o *appOption) error {
 	if err != nil {
 		return err
 	}
-	return promote(ctx, x, c, app, id)
+	// As upstream, a rollback promotes its copy at once, without first
+	// waiting for the app to be running.
+	return promoteNow(ctx, x, c, app, id, false)
 }
 
 func runBuilds(ctx context.Context, x *kit.Ctx, o *listOptions) error {
@@ -184,8 +219,8 @@ func runBuildsInfo(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {
 		"Started", ago(b.Started), "Elapsed", elapsed(b.Started, b.Ended))
 }
 
-// releaseLine prints the new release id on stdout: it is the data a
-// script wants from env set/unset.
+// releaseLine prints the new release's line where the step lines go:
+// stdout, as upstream, unless --id keeps stdout for the bare id.
 func releaseLine(x *kit.Ctx, id string) {
-	fmt.Fprintf(x.Out, "Release: %s\n", id)
+	fmt.Fprintf(stepOut(x), "Release: %s\n", id)
 }

@@ -19,9 +19,12 @@ import (
 
 func registerStreams(r *kit.Registry) {
 	r.Add(&kit.Command{
-		Name: "logs", Usage: "logs [-a app] [-f] [--since 2m] [--filter text]", MaxArgs: 0,
-		Short: "Show an app's logs (with -f, keep following until Ctrl-C)",
-		Bind:  bindRun(runLogs),
+		Name: "logs", Usage: "logs [-a app] [--since 10m] [--filter text] [--no-follow]", MaxArgs: 0,
+		Short: "Show an app's logs and follow them until Ctrl-C",
+		Long: `Show an app's logs, all of them unless --since says how far back, and keep
+following new lines until Ctrl-C, as upstream does; --no-follow stops after
+the lines there are. -f/--follow is upstream's flag for the default.`,
+		Bind: bindRun(runLogs),
 	})
 	r.Add(&kit.Command{
 		Name: "builds logs", Usage: "builds logs [-a app] <id>", MinArgs: 1, MaxArgs: 1, ArgHint: "a build id",
@@ -29,7 +32,7 @@ func registerStreams(r *kit.Registry) {
 		Bind:  bindRun(runBuildLogs),
 	})
 	r.Add(&kit.Command{
-		Name: "exec", Usage: "exec [-a app] <pid> <command...>", MinArgs: 2, MaxArgs: -1,
+		Name: "exec", Usage: "exec [-a app] [--entrypoint true|false|CMD] <pid> <command...>", MinArgs: 2, MaxArgs: -1,
 		ArgHint: "a process id and a command",
 		Short:   "Run a command in a running process (step-up MFA)",
 		Long: `Run a command in a running process and exit with its exit status.
@@ -38,46 +41,117 @@ Flags may stand anywhere, as in the upstream CLI. The remote command is the
 arguments after <pid>: quote it ('ls -la') or put it after "--"
 (exec <pid> -- ls -la) so its own flags are not read as ours. In a terminal
 the session is interactive: your terminal switches to raw mode and Ctrl-C
-goes to the remote command.`,
+goes to the remote command.
+
+--entrypoint true runs the command through the image's entrypoint, false
+(the rack's default) without it; any other value replaces the entrypoint:
+the command runs as "<value> <command>".`,
 		Bind: bindRun(runExec),
 	})
 	r.Add(&kit.Command{
-		Name: "run", Usage: "run [-a app] [--release R] <service> <command...>", MinArgs: 2, MaxArgs: -1,
+		Name: "run", Usage: "run [-a app] [--release R] [-d] [--env K=V] [--entrypoint true|false|CMD] <service> <command...>", MinArgs: 2, MaxArgs: -1,
 		ArgHint: "a service and a command",
 		Short:   "Run a command in a new one-off process of a service (step-up MFA)",
 		Long: `Start a one-off process of a service, run a command in it, then stop it.
 The command's exit status becomes this command's.
 
 Flags may stand anywhere; the remote command is the arguments after
-<service>, quoted ('echo hi') or after "--".`,
+<service>, quoted ('echo hi') or after "--".
+
+With -d/--detach the process runs the command itself, in the background:
+the process id is printed and nothing waits for it or stops it. --env adds
+variables to the process's env (repeat it or separate pairs with commas);
+--entrypoint is as for exec.`,
 		Bind: bindRun(runRun),
 	})
 }
 
-// logsOptions are the flags of logs.
+// logsOptions are the flags of logs. Following is the default, as the
+// rack does it for upstream's CLI (which sends no Follow header); -f is
+// kept for the command lines that ask for it anyway.
 type logsOptions struct {
 	appOption
-	follow bool
-	since  time.Duration
-	filter string
+	follow   bool
+	noFollow bool
+	since    time.Duration
+	filter   string
 }
 
 func (o *logsOptions) bind(fs *pflag.FlagSet) {
 	o.appOption.bind(fs)
-	fs.BoolVarP(&o.follow, "follow", "f", false, "Keep streaming new lines until Ctrl-C")
-	fs.DurationVar(&o.since, "since", 2*time.Minute, "Show lines newer than this (0 for all)")
 	fs.StringVar(&o.filter, "filter", "", "Only lines containing this text")
+	fs.BoolVarP(&o.follow, "follow", "f", false, "Keep streaming new lines until Ctrl-C (the default)")
+	fs.BoolVar(&o.noFollow, "no-follow", false, "Stop after the lines there are instead of following")
+	fs.DurationVar(&o.since, "since", 0, "Only lines newer than this, e.g. 10m (default: all)")
+}
+
+// entrypointOption is --entrypoint, upstream's string flag: "true" and
+// "false" say whether the rack runs the command through the image's
+// entrypoint (the Entrypoint header); any other value is an entrypoint of
+// the user's own, put before the command. Not given, no header is sent
+// and the rack decides (Convox: without it).
+type entrypointOption struct{ entrypoint optionalString }
+
+func (o *entrypointOption) bind(fs *pflag.FlagSet) {
+	fs.Var(&o.entrypoint, "entrypoint", "true: through the image's entrypoint; false: without; else an entrypoint to run the command with")
+}
+
+// apply returns the command to send and the Entrypoint header value ("" for
+// none).
+func (o entrypointOption) apply(command string) (string, string) {
+	if !o.entrypoint.set {
+		return command, ""
+	}
+	switch v := strings.TrimSpace(o.entrypoint.val); strings.ToLower(v) {
+	case "true", "false":
+		return command, strings.ToLower(v)
+	case "":
+		return command, "false"
+	default:
+		return v + " " + command, "false"
+	}
+}
+
+// execOptions are the flags of exec.
+type execOptions struct {
+	appOption
+	entrypointOption
+}
+
+func (o *execOptions) bind(fs *pflag.FlagSet) {
+	o.appOption.bind(fs)
+	o.entrypointOption.bind(fs)
 }
 
 // runOptions are the flags of run.
 type runOptions struct {
 	appOption
+	entrypointOption
 	release string
+	detach  bool
+	env     []string
 }
 
 func (o *runOptions) bind(fs *pflag.FlagSet) {
 	o.appOption.bind(fs)
 	fs.StringVar(&o.release, "release", "", "Release to run (default: the app's current release)")
+	fs.BoolVarP(&o.detach, "detach", "d", false, "Start the process with the command and print its id instead of attaching")
+	fs.StringSliceVar(&o.env, "env", nil, "KEY=VALUE to add to the process's env (repeatable)")
+	o.entrypointOption.bind(fs)
+}
+
+// environment checks --env and encodes it as the Environment header
+// (url-encoded pairs, as the Convox SDK sends a map).
+func (o *runOptions) environment(cmd *kit.Command) (string, error) {
+	q := url.Values{}
+	for _, kv := range o.env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" || strings.ContainsAny(k, " \t\n") {
+			return "", kit.UsageErr(cmd, "invalid --env %q: expected KEY=VALUE", kv)
+		}
+		q.Set(k, v)
+	}
+	return q.Encode(), nil
 }
 
 // seg escapes one path segment.
@@ -88,8 +162,11 @@ func runLogs(ctx context.Context, x *kit.Ctx, o *logsOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.follow && o.noFollow {
+		return kit.UsageErr(x.Cmd, "use either --follow or --no-follow, not both")
+	}
 	h := http.Header{}
-	h.Set("Follow", strconv.FormatBool(o.follow))
+	h.Set("Follow", strconv.FormatBool(!o.noFollow))
 	h.Set("Prefix", "true") // the upstream CLI's "<time> <source> <text>" lines
 	if o.since > 0 {
 		h.Set("Since", o.since.String())
@@ -127,12 +204,13 @@ func followLogs(ctx context.Context, x *kit.Ctx, t *kit.Target, path string, h h
 	return streamErr(err, false)
 }
 
-func runExec(ctx context.Context, x *kit.Ctx, o *appOption) error {
+func runExec(ctx context.Context, x *kit.Ctx, o *execOptions) error {
 	t, err := x.ResolveRack()
 	if err != nil {
 		return err
 	}
-	code, err := execIn(ctx, x, t, appName(x, *o), x.Args[0], strings.Join(x.Args[1:], " "))
+	command, entry := o.apply(strings.Join(x.Args[1:], " "))
+	code, err := execIn(ctx, x, t, appName(x, o.appOption), x.Args[0], command, entry)
 	if err != nil {
 		return err
 	}
@@ -143,11 +221,15 @@ func runExec(ctx context.Context, x *kit.Ctx, o *appOption) error {
 // execIn runs command in process pid and returns its exit code. With a
 // terminal on stdin the session is interactive (Tty: true) and the user's
 // terminal goes raw for its duration; stdin is always relayed, as the
-// upstream CLI does, ending with the EOF message when it ends.
-func execIn(ctx context.Context, x *kit.Ctx, t *kit.Target, app, pid, command string) (int, error) {
+// upstream CLI does, ending with the EOF message when it ends. entrypoint
+// is the Entrypoint header, "" for none.
+func execIn(ctx context.Context, x *kit.Ctx, t *kit.Target, app, pid, command, entrypoint string) (int, error) {
 	tty := x.Term.TTY().Stdin
 	h := http.Header{}
 	h.Set("Command", command)
+	if entrypoint != "" {
+		h.Set("Entrypoint", entrypoint)
+	}
 	h.Set("Tty", strconv.FormatBool(tty))
 	// Convox has no resize message on the exec stream: the size at the
 	// start, which the CLI's resize messages keep current, is what the
@@ -192,17 +274,28 @@ func runRun(ctx context.Context, x *kit.Ctx, o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	env, err := o.environment(x.Cmd)
+	if err != nil {
+		return err
+	}
 	app, svc := appName(x, o.appOption), x.Args[0]
-	command := strings.Join(x.Args[1:], " ")
+	command, entry := o.apply(strings.Join(x.Args[1:], " "))
 	release := o.release
 	// Start, exec and stop are all step-up: the first of them meets the
 	// need (one prompt, one use of --mfa-code) and the rest ride the window.
 	h := http.Header{}
-	// The gateway only lets "sleep 3600" (or an approved command) start a
-	// process; the real command runs through exec.
+	// Attached, the process only sleeps: the gateway lets "sleep 3600"
+	// (or an approved command) start a process, and the real command runs
+	// through exec. Detached, the process runs the command itself.
 	h.Set("Command", "sleep 3600")
+	if o.detach {
+		h.Set("Command", command)
+	}
 	if release != "" {
 		h.Set("Release", release)
+	}
+	if env != "" {
+		h.Set("Environment", env)
 	}
 	if sz := x.Term.Size(); x.Term.TTY().Stdin && sz.Cols > 0 && sz.Rows > 0 {
 		h.Set("Height", strconv.Itoa(sz.Rows))
@@ -210,6 +303,18 @@ func runRun(ctx context.Context, x *kit.Ctx, o *runOptions) error {
 	}
 	var p process
 	path := stepup.ProxyPrefix + "/apps/" + seg(app) + "/services/" + seg(svc) + "/processes"
+	if o.detach {
+		// Upstream's one step line, ending with the new process's id.
+		return runStep(x, "Running detached process", func() (string, error) {
+			if err := streamJSON(ctx, x, t, http.MethodPost, path, h, &p); err != nil {
+				return "", err
+			}
+			if p.ID == "" {
+				return "", ipc.Errorf(ipc.CodeGateway, "the rack started a process but did not say its id")
+			}
+			return p.ID, nil
+		})
+	}
 	if err := streamJSON(ctx, x, t, http.MethodPost, path, h, &p); err != nil {
 		return err
 	}
@@ -220,7 +325,7 @@ func runRun(ctx context.Context, x *kit.Ctx, o *runOptions) error {
 	if err := waitProcessRunning(ctx, x, t, app, p); err != nil {
 		return err
 	}
-	code, err := execIn(ctx, x, t, app, p.ID, command)
+	code, err := execIn(ctx, x, t, app, p.ID, command, entry)
 	if err != nil {
 		return err
 	}

@@ -262,8 +262,21 @@ func (rk *Rack) processStop(w http.ResponseWriter, _ *http.Request, vars map[str
 
 // processRun is POST /apps/{app}/services/{service}/processes: a one-off
 // process running the Command header on the Release header's release
-// (default: the app's current one). It is "running" at once.
+// (default: the app's current one), with the Environment header's
+// variables (url-encoded K=V pairs, as stdsdk sends a map) added to the
+// release's env. It is "running" at once.
 func (rk *Rack) processRun(w http.ResponseWriter, r *http.Request, vars map[string]string) {
+	extra := map[string]string{}
+	if raw := r.Header.Get("Environment"); raw != "" {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid environment")
+			return
+		}
+		for k := range q {
+			extra[k] = q.Get(k)
+		}
+	}
 	rk.mu.Lock()
 	defer rk.mu.Unlock()
 	a := rk.appOr404(w, vars["app"])
@@ -281,6 +294,7 @@ func (rk *Rack) processRun(w http.ResponseWriter, r *http.Request, vars map[stri
 		return
 	}
 	proc := rk.spawnLocked(a, svc, release, r.Header.Get("Command"), true)
+	proc.env = extra
 	WriteJSON(w, http.StatusOK, proc.Process)
 }
 

@@ -294,3 +294,17 @@ func (rk *Rack) releasePromote(w http.ResponseWriter, _ *http.Request, vars map[
 	rk.appendLogLocked(a.name, "system/k8s", "release "+rel.ID+" promoted", rk.now())
 	writeOK(w)
 }
+
+// BuildSource is the source archive build id of app was built from (the
+// object its url names), and false when the build has none stored: what
+// the client packaged, for tests of the packaging.
+func (rk *Rack) BuildSource(app, id string) ([]byte, bool) {
+	rk.mu.Lock()
+	defer rk.mu.Unlock()
+	b := rk.buildLocked(app, id)
+	if b == nil {
+		return nil, false
+	}
+	data, ok := rk.objects[strings.TrimPrefix(b.url, "object://")]
+	return data, ok
+}

@@ -15,8 +15,14 @@ import (
 // hostname, `sh -c "…"` / `bash -c "…"` and an interactive sh/bash that
 // runs one command per stdin line.
 
+// Entrypoint is the entrypoint of every image the rack runs. An exec with
+// the Entrypoint header true runs its command through it, and it exports
+// CONVOX_ENTRYPOINT (its own path) for the command, so `env` shows whether
+// it ran.
+const Entrypoint = "/app/bin/entrypoint"
+
 // exec is the /apps/{app}/processes/{pid}/exec stream (headers
-// Command, Height, Width, Tty). After the output comes the exit-code
+// Command, Entrypoint, Height, Width, Tty). After the output comes the exit-code
 // marker and a normal close. The marker is split over two messages for
 // exit code 3 and for every 4th exec, and every 4th exec starting with the
 // 2nd carries its last output chunk in the marker's message, because
@@ -36,7 +42,13 @@ func (rk *Rack) exec(w http.ResponseWriter, r *http.Request, vars map[string]str
 	if rel := rk.releaseLocked(proc.App, proc.Release); rel != nil {
 		env = ParseEnv(rel.Env)
 	}
+	for k, v := range proc.env {
+		env[k] = v
+	}
 	env["APP"], env["SERVICE"], env["RELEASE"], env["RACK"], env["HOSTNAME"] = proc.App, proc.Name, proc.Release, Name, proc.ID
+	if strings.EqualFold(r.Header.Get("Entrypoint"), "true") {
+		env["CONVOX_ENTRYPOINT"] = Entrypoint
+	}
 	rk.execCount++
 	n := rk.execCount
 	drop := rk.takeDropLocked()

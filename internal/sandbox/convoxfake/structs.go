@@ -132,6 +132,7 @@ type rackApp struct {
 type rackProcess struct {
 	Process
 	oneOff bool
+	env    map[string]string // a one-off's Environment header, on top of its release's env
 }
 
 // rackBuild is a Build plus what it builds from and its log lines.
