@@ -21,8 +21,9 @@ import (
 
 // deploy-approval: manual approvals for CI deploys. Approving is an
 // "always" MFA route (docs/gateway-protocol.md, "MFA levels").
-// Upstream can fan out over several racks; here every command acts on the
-// one rack ResolveRack picks, which keeps the output single-rack upstream's.
+// list, show, approve and wait also take several racks (-r a,b or -r all,
+// see approvals_racks.go); with one rack their output is upstream's
+// single-rack output.
 
 func registerApprovals(r *kit.Registry) {
 	r.Add(&kit.Command{
@@ -202,7 +203,7 @@ func (o *listOptions) run(ctx context.Context, x *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := x.ResolveRack()
+	ts, err := racksOf(x)
 	if err != nil {
 		return err
 	}
@@ -226,10 +227,13 @@ func (o *listOptions) run(ctx context.Context, x *kit.Ctx) error {
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
+	if len(ts) > 1 {
+		return o.listOn(ctx, x, ts, path, asJSON)
+	}
 	var res struct {
 		Requests []approval `json:"deploy_approval_requests"`
 	}
-	raw, err := getJSON(ctx, x, t, path, &res)
+	raw, err := getJSON(ctx, x, ts[0], path, &res)
 	if err != nil {
 		return err
 	}
@@ -243,19 +247,9 @@ func (o *listOptions) run(ctx context.Context, x *kit.Ctx) error {
 	// The message comes last and is never cut, as upstream prints it.
 	const row = "%-36s  %-9s  %-12s  %-7s  %-20s  %-18s  %s\n"
 	fmt.Fprintf(x.Out, row, "ID", "STATUS", "APP", "COMMIT", "CREATED", "TOKEN", "MESSAGE")
-	for _, r := range res.Requests {
-		tok := r.TargetAPITokenName
-		if tok == "" {
-			tok = r.TargetAPITokenID
-		}
-		if len(tok) > 18 {
-			tok = tok[:15] + "..."
-		}
-		commit := r.GitCommitHash
-		if len(commit) > 7 {
-			commit = commit[:7]
-		}
-		fmt.Fprintf(x.Out, row, r.PublicID, r.Status, r.App, commit, r.CreatedAt.Format(time.RFC3339), tok, r.Message)
+	for i := range res.Requests {
+		r := &res.Requests[i]
+		fmt.Fprintf(x.Out, row, r.PublicID, r.Status, r.App, short(r.GitCommitHash, 7), r.CreatedAt.Format(time.RFC3339), tokenColumn(r), r.Message)
 	}
 	return nil
 }
@@ -356,10 +350,14 @@ func (o *showOptions) run(ctx context.Context, x *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := x.ResolveRack()
+	ts, err := racksOf(x)
 	if err != nil {
 		return err
 	}
+	if len(ts) > 1 {
+		return o.showOn(ctx, x, ts, asJSON)
+	}
+	t := ts[0]
 	if len(x.Args) == 1 {
 		id, err := checkID(x.Cmd, x.Args[0])
 		if err != nil {
@@ -465,6 +463,9 @@ func (o *requestOptions) run(ctx context.Context, x *kit.Ctx) error {
 	}
 	if tg := strings.TrimSpace(target); tg != "" {
 		body["target_api_token_id"] = tg
+	}
+	if err := oneRack(x); err != nil {
+		return err
 	}
 	t, err := x.ResolveRack()
 	if err != nil {

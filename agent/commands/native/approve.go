@@ -104,10 +104,14 @@ func (o *approveOptions) bind(fs *pflag.FlagSet) {
 
 func (o *approveOptions) run(ctx context.Context, x *kit.Ctx) error {
 	notes := strings.TrimSpace(o.notes)
-	t, err := x.ResolveRack()
+	ts, err := racksOf(x)
 	if err != nil {
 		return err
 	}
+	if len(ts) > 1 {
+		return o.approveOn(ctx, x, ts, notes)
+	}
+	t := ts[0]
 	if len(x.Args) == 1 {
 		id, err := checkID(x.Cmd, x.Args[0])
 		if err != nil {
@@ -167,7 +171,7 @@ func (o *waitOptions) bind(fs *pflag.FlagSet) {
 }
 
 func (o *waitOptions) run(ctx context.Context, x *kit.Ctx) error {
-	approve, notes := o.approve, o.notes
+	approve, notes := o.approve, strings.TrimSpace(o.notes)
 	interval, err := waitFor(x.Cmd, "poll-interval", o.pollInterval, false)
 	if err != nil {
 		return err
@@ -176,7 +180,7 @@ func (o *waitOptions) run(ctx context.Context, x *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := x.ResolveRack()
+	ts, err := racksOf(x)
 	if err != nil {
 		return err
 	}
@@ -191,20 +195,49 @@ func (o *waitOptions) run(ctx context.Context, x *kit.Ctx) error {
 	if s.commit != "" {
 		filter += " commit=" + s.commit
 	}
-	fmt.Fprintf(x.Out, "Waiting for pending deploy approval requests on rack %s (%s)\n", t.Name, filter)
+	if len(ts) == 1 {
+		fmt.Fprintf(x.Out, "Waiting for pending deploy approval requests on rack %s (%s)\n", ts[0].Name, filter)
+	} else {
+		names := make([]string, len(ts))
+		for i, t := range ts {
+			names[i] = t.Name
+		}
+		fmt.Fprintf(x.Out, "Waiting for pending deploy approval requests on %d racks: %s (%s)\n", len(ts), strings.Join(names, ", "), filter)
+	}
+	// handled is each rack's request once it was shown, approved or
+	// found approved; the wait ends when every rack has one.
+	handled := map[*kit.Target]*approval{}
 	deadline := time.Now().Add(timeout)
 	for {
-		if r, err := find(ctx, x, t, s, "pending"); err != nil {
-			return err
-		} else if r != nil {
-			return handlePending(ctx, x, t, r, approve, strings.TrimSpace(notes))
+		for _, t := range ts {
+			if handled[t] != nil {
+				continue
+			}
+			r, err := find(ctx, x, t, s, "pending")
+			if err != nil {
+				return rackScoped(t, err, len(ts))
+			}
+			if r != nil {
+				done, err := handlePending(ctx, x, t, r, approve, notes, len(ts) > 1)
+				if err != nil {
+					return rackScoped(t, err, len(ts))
+				}
+				handled[t] = done
+				continue
+			}
+			if r, err = find(ctx, x, t, s, "approved"); err != nil {
+				return rackScoped(t, err, len(ts))
+			} else if r != nil {
+				fmt.Fprintf(x.Out, "✓ Already approved on rack %s: %s (%s)\n", t.Name, r.PublicID, r.App)
+				handled[t] = r
+			}
 		}
-		if r, err := find(ctx, x, t, s, "approved"); err != nil {
-			return err
-		} else if r != nil {
-			fmt.Fprintf(x.Out, "✓ Already approved on rack %s: %s (%s)\n", t.Name, r.PublicID, r.App)
+		if len(handled) == len(ts) {
 			if approve {
-				fmt.Fprintf(x.Out, "\nApproved:\n  %s  %s  %s\n", t.Name, r.App, r.PublicID)
+				fmt.Fprintln(x.Out, "\nApproved:")
+				for _, t := range ts {
+					fmt.Fprintf(x.Out, "  %s  %s  %s\n", t.Name, handled[t].App, handled[t].PublicID)
+				}
 			}
 			return nil
 		}
@@ -217,20 +250,32 @@ func (o *waitOptions) run(ctx context.Context, x *kit.Ctx) error {
 	}
 }
 
-func handlePending(ctx context.Context, x *kit.Ctx, t *kit.Target, r *approval, approve bool, notes string) error {
+// handlePending shows a pending request that appeared and, with approve,
+// approves it; it returns the request as it now stands.
+func handlePending(ctx context.Context, x *kit.Ctx, t *kit.Target, r *approval, approve bool, notes string, showRack bool) (*approval, error) {
 	w := x.Out
-	fmt.Fprintln(w, "\n📋 Deploy Approval Request Found:")
+	if showRack {
+		fmt.Fprintf(w, "\n📋 Deploy Approval Request Found on rack '%s':\n", t.Name)
+	} else {
+		fmt.Fprintln(w, "\n📋 Deploy Approval Request Found:")
+	}
 	fmt.Fprintf(w, "  ID: %s\n  App: %s\n  Message: %s\n  Status: %s\n  Token: %s\n  Created: %s\n",
 		r.PublicID, r.App, r.Message, r.Status, r.TargetAPITokenName, r.CreatedAt.Format(time.RFC3339))
 	if !approve {
 		fmt.Fprintln(w, "\nUse 'rack-gateway deploy-approval approve <id>' to approve this request.")
-		return nil
+		return r, nil
 	}
 	approved, _, err := approveRequest(ctx, x, t, r.PublicID, notes)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	approvedLine(x, approved, r.App)
-	fmt.Fprintf(w, "\nApproved:\n  %s  %s  %s\n", t.Name, r.App, approved.PublicID)
-	return nil
+	if showRack {
+		approvedOnLine(x, approved, r.App, t.Name)
+	} else {
+		approvedLine(x, approved, r.App)
+	}
+	if approved.App == "" {
+		approved.App = r.App
+	}
+	return approved, nil
 }
