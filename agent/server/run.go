@@ -34,9 +34,13 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	s.runs.Add(1)
-	defer s.runs.Done()
 	defer conn.Close()
+	if !s.beginRun() {
+		refuse(conn, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent is stopping").
+			WithHint("Run the command again: it starts a new agent."))
+		return
+	}
+	defer s.runs.Done()
 
 	inv, ok := s.readInvocation(conn)
 	if !ok {

@@ -45,6 +45,11 @@ type Server struct {
 	stopOnce   sync.Once
 	stop       chan struct{}
 	runs       sync.WaitGroup
+	// runsMu orders runs.Add against Shutdown's Wait; closing refuses
+	// runs once Shutdown began (WaitGroup forbids an Add from zero while
+	// a Wait is in progress).
+	runsMu  sync.Mutex
+	closing bool
 
 	lnMu     sync.Mutex
 	ln       net.Listener
@@ -196,6 +201,9 @@ func (s *Server) Stopping() <-chan struct{} { return s.stop }
 // commands to finish.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	s.runsMu.Lock()
+	s.closing = true
+	s.runsMu.Unlock()
 	done := make(chan struct{})
 	go func() { s.runs.Wait(); close(done) }()
 	select {
@@ -203,6 +211,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	return err
+}
+
+// beginRun counts a run for Shutdown to wait on, unless it has begun.
+func (s *Server) beginRun() bool {
+	s.runsMu.Lock()
+	defer s.runsMu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.runs.Add(1)
+	return true
 }
 
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
