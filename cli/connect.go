@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/rack-gateway/rack-gateway/internal/buildinfo"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/ipc/transport"
 	websocket "github.com/rack-gateway/rack-gateway/ipc/ws"
@@ -29,18 +31,18 @@ const handshakeAttempts = 3
 // An agent that closes the connection during the handshake is stopping
 // ("agent stop" just ran, or it is being restarted): nothing was sent that
 // could have run, so connect tries again rather than fail the command.
-func connect(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, error) {
+func connect(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, *agentInfo, error) {
 	for attempt := 1; ; attempt++ {
-		conn, err := connectOnce(ctx, sock, errw)
+		conn, info, err := connectOnce(ctx, sock, errw)
 		if err == nil {
-			return conn, nil
+			return conn, info, nil
 		}
 		var cut *cutOff
 		if !errors.As(err, &cut) {
-			return nil, err
+			return nil, nil, err
 		}
 		if attempt == handshakeAttempts || ctx.Err() != nil {
-			return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent closed the connection during the handshake, %d times: %v", attempt, cut.err).
+			return nil, nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent closed the connection during the handshake, %d times: %v", attempt, cut.err).
 				WithHint("Run 'rack-gateway agent status' to see whether it is running, or 'rack-gateway-agent run' in another terminal to see why.")
 		}
 		// Give the stopping agent a moment to finish closing its socket.
@@ -58,7 +60,7 @@ type cutOff struct{ err error }
 
 func (c *cutOff) Error() string { return "cut off: " + c.err.Error() }
 
-func connectOnce(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, error) {
+func connectOnce(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, *agentInfo, error) {
 	nc, err := transport.Dial(ctx, sock)
 	if err != nil && transport.IsNotRunning(err) {
 		nc, err = launch(ctx, sock, errw)
@@ -66,27 +68,31 @@ func connectOnce(ctx context.Context, sock string, errw io.Writer) (*websocket.C
 	if err != nil {
 		var typed *ipc.Error
 		if errors.As(err, &typed) {
-			return nil, typed
+			return nil, nil, typed
 		}
-		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "cannot reach the agent on %s: %v", sock, err).
+		return nil, nil, ipc.Errorf(ipc.CodeAgentUnavailable, "cannot reach the agent on %s: %v", sock, err).
 			WithHint("Run 'rack-gateway-agent run' in another terminal to see why, or use --no-agent.")
 	}
-	conn, resp, err := websocket.HandshakeHeader(nc, ipc.Host, ipc.PathRun, nil, time.Now().Add(handshakeWait))
+	hello := map[string]string{
+		ipc.HeaderCLIVersion:    buildinfo.Version,
+		ipc.HeaderCLICapability: strconv.Itoa(ipc.Capability),
+	}
+	conn, resp, err := websocket.HandshakeHeader(nc, ipc.Host, ipc.PathRun, hello, time.Now().Add(handshakeWait))
 	if err == nil {
-		return conn, nil
+		return conn, parseAgentInfo(resp.Header), nil
 	}
 	nc.Close()
 	if resp != nil {
 		var eb ipc.ErrorBody
 		if json.Unmarshal(resp.Body, &eb) == nil && eb.Error != nil {
-			return nil, eb.Error
+			return nil, nil, eb.Error
 		}
-		return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent refused the connection (HTTP %d)", resp.Status)
+		return nil, nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent refused the connection (HTTP %d)", resp.Status)
 	}
 	if hungUp(err) {
-		return nil, &cutOff{err}
+		return nil, nil, &cutOff{err}
 	}
-	return nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent closed the connection during the handshake: %v", err)
+	return nil, nil, ipc.Errorf(ipc.CodeAgentUnavailable, "the agent closed the connection during the handshake: %v", err)
 }
 
 // hungUp reports whether err means the peer closed the connection, as

@@ -1,30 +1,35 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	gorilla "github.com/gorilla/websocket"
+
+	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
-// fakeAgent listens on a socket and answers websocket handshakes; the
-// first cut connections are closed as soon as the request arrives, as a
-// stopping agent does. header is added to every 101.
+// fakeAgent listens on a socket and answers websocket handshakes on
+// /v1/run; the first cut connections are closed as soon as the request
+// arrives, as a stopping agent does. header(n) is added to the n-th 101;
+// each run's invocation is recorded and answered with exit 0.
 type fakeAgent struct {
 	sock     string
 	accepted atomic.Int32
+	mu       sync.Mutex
+	argvs    [][]string
 }
 
-func startFakeAgent(t *testing.T, cut int32, header http.Header) *fakeAgent {
+func startFakeAgent(t *testing.T, cut int32, header func(n int32) http.Header) *fakeAgent {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "rgcli")
 	if err != nil {
@@ -36,35 +41,44 @@ func startFakeAgent(t *testing.T, cut int32, header http.Header) *fakeAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+	up := gorilla.Upgrader{}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := a.accepted.Add(1)
+		if n <= cut {
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				c.Close()
 			}
-			n := a.accepted.Add(1)
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil || n <= cut {
-					return
-				}
-				sum := sha1.Sum([]byte(req.Header.Get("Sec-Websocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-				resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-					"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n"
-				for k, vs := range header {
-					resp += k + ": " + vs[0] + "\r\n"
-				}
-				if _, err := io.WriteString(c, resp+"\r\n"); err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, c) // until the client closes
-			}()
+			return
 		}
-	}()
+		var h http.Header
+		if header != nil {
+			h = header(n)
+		}
+		conn, err := up.Upgrade(w, r, h)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		var inv ipc.Invocation
+		if conn.ReadJSON(&inv) != nil {
+			return
+		}
+		a.mu.Lock()
+		a.argvs = append(a.argvs, inv.Argv)
+		a.mu.Unlock()
+		_ = conn.WriteJSON(&ipc.Control{Type: ipc.MsgExit, Exit: &ipc.Exit{}})
+		_, _, _ = conn.ReadMessage() // until the client closes
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
 	return a
+}
+
+func (a *fakeAgent) runs() [][]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([][]string(nil), a.argvs...)
 }
 
 // An agent that hangs up during the handshake (it is stopping) costs a
@@ -73,7 +87,7 @@ func TestConnectRetriesAHandshakeCutOff(t *testing.T) {
 	a := startFakeAgent(t, 2, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := connect(ctx, a.sock, io.Discard)
+	conn, _, err := connect(ctx, a.sock, io.Discard)
 	if err != nil {
 		t.Fatalf("connect after two cut-off handshakes: %v", err)
 	}
@@ -88,7 +102,7 @@ func TestConnectGivesUpOnAnAgentThatAlwaysHangsUp(t *testing.T) {
 	a := startFakeAgent(t, 1000, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := connect(ctx, a.sock, io.Discard)
+	_, _, err := connect(ctx, a.sock, io.Discard)
 	if err == nil {
 		t.Fatal("connected")
 	}

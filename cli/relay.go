@@ -32,16 +32,15 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 			c.Close()
 		}
 	}
-	conn, err := connect(ctx, sock, s.Err)
+	conn, agent, err := connect(ctx, sock, s.Err)
 	if err != nil {
+		return 0, err
+	}
+	if conn, agent, err = meetSkew(ctx, sock, conn, agent, args, s.Err); err != nil {
 		return 0, err
 	}
 	defer conn.Close()
 	r := &relayer{conn: conn, s: s}
-	// Catch Ctrl-C before the command starts in the agent: one pressed
-	// right after the invocation is sent must cancel the command there,
-	// not kill this process and leave the agent running it. Signals wait
-	// in the channel until the invocation is on its way.
 	inv, err := json.Marshal(invocation(args, s))
 	if err != nil {
 		return 0, ipc.Errorf(ipc.CodeInternal, "encode the invocation: %v", err)
@@ -51,6 +50,10 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 		// a megabyte of copying.
 		return 0, ipc.InvocationTooLong(len(inv))
 	}
+	// Catch Ctrl-C before the command starts in the agent: one pressed
+	// right after the invocation is sent must cancel the command there,
+	// not kill this process and leave the agent running it. Signals wait
+	// in the channel until the invocation is on its way.
 	sigs := catchSignals()
 	if err := r.send(websocket.TextMessage, inv); err != nil {
 		signal.Stop(sigs)
@@ -58,7 +61,8 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 	}
 	stopSignals := r.watchSignals(sigs)
 	defer stopSignals()
-	return r.loop()
+	status, err := r.loop()
+	return status, agent.explain(err)
 }
 
 func lostAgent(err error) *ipc.Error {

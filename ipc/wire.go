@@ -14,12 +14,25 @@ const (
 	// Host is the HTTP host clients use on the socket.
 	Host = "agent"
 	// Capability is bumped whenever the /v1 API gains something a client may
-	// want to detect. It is sent in every response.
-	Capability = 1
-	// HeaderVersion carries the agent's build version on every response.
+	// want to detect. It is sent in every response. 2 added the version
+	// handshake, Capabilities and argv_b64.
+	Capability = 2
+	// HeaderVersion carries the agent's build version on every response,
+	// the websocket upgrades included.
 	HeaderVersion = "Rack-Gateway-Agent-Version"
 	// HeaderCapability carries Capability on every response.
 	HeaderCapability = "Rack-Gateway-Capability"
+	// HeaderCapabilities lists the agent's named capabilities
+	// (Capabilities), comma-separated, on every response.
+	HeaderCapabilities = "Rack-Gateway-Capabilities"
+	// HeaderRunning, on the upgrade of /v1/run, is the number of commands
+	// the agent is running: a newer CLI restarts an older agent only when
+	// it is 0.
+	HeaderRunning = "Rack-Gateway-Running"
+	// HeaderCLIVersion and HeaderCLICapability are the client's build
+	// version and Capability, sent on the upgrade of /v1/run.
+	HeaderCLIVersion    = "Rack-Gateway-CLI-Version"
+	HeaderCLICapability = "Rack-Gateway-CLI-Capability"
 
 	PathRun      = "/v1/run"
 	PathStatus   = "/v1/status"
@@ -27,6 +40,15 @@ const (
 	PathEvents   = "/v1/events"
 	PathPrompts  = "/v1/prompts/" // + prompt id
 )
+
+// Named capabilities an agent may have (HeaderCapabilities).
+const (
+	// CapRunning: the agent sends HeaderRunning.
+	CapRunning = "running"
+)
+
+// Capabilities are this build's named capabilities.
+var Capabilities = []string{CapRunning}
 
 // Read limits on /v1/run, the same on both sides so that the CLI can refuse
 // what the agent would (docs/local-api.md, "Limits and timeouts").

@@ -30,7 +30,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, ipc.Errorf(ipc.CodeBadRequest, "%s needs a websocket upgrade", ipc.PathRun))
 		return
 	}
-	conn, err := upgrader.Upgrade(w, r, nil)
+	conn, err := upgrader.Upgrade(w, r, s.upgradeHeader())
 	if err != nil {
 		return // the upgrader has answered
 	}
@@ -46,6 +46,8 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.active.Add(1)
+	defer s.active.Add(-1)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -67,6 +69,9 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	cmd := commandWord(inv.Argv)
 	s.Core.Events.Publish(events.Event{Type: events.CommandStarted, Command: cmd, PID: inv.PID})
+	if line := s.cliOlder(r, inv); line != "" {
+		_, _ = io.WriteString(t.Stderr(), line)
+	}
 	res, runErr := s.runCommand(ctx, env, inv, t, cmd)
 	exit := &ipc.Exit{Status: res.Status}
 	if runErr != nil {

@@ -16,8 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/audit"
@@ -50,6 +50,8 @@ type Server struct {
 	// a Wait is in progress).
 	runsMu  sync.Mutex
 	closing bool
+	// active counts the commands running (ipc.HeaderRunning).
+	active atomic.Int32
 
 	lnMu     sync.Mutex
 	ln       net.Listener
@@ -130,8 +132,7 @@ func peerOf(r *http.Request) (transport.PeerCred, bool) {
 func (s *Server) guard(next http.Handler) http.Handler {
 	uid := os.Getuid()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(ipc.HeaderVersion, s.Core.Version)
-		w.Header().Set(ipc.HeaderCapability, strconv.Itoa(ipc.Capability))
+		s.setAgentHeaders(w.Header())
 		// The listener already refuses other uids; this is the second
 		// lock on the same door, for listeners that carry no credentials.
 		if p, ok := peerOf(r); !ok || (uid >= 0 && p.UID != uid) {

@@ -221,3 +221,124 @@ func TestCommandRightAfterAgentStop(t *testing.T) {
 		t.Fatalf("%d of 30 commands right after 'agent stop' failed", failures)
 	}
 }
+
+// buildVersioned builds the CLI and the agent stamped with version into a
+// directory of their own (the CLI starts the agent next to it).
+func buildVersioned(t *testing.T, version string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), version)
+	for _, b := range []struct{ out, pkg, cgo string }{
+		{"rack-gateway", "../../cmd/rack-gateway", "0"},
+		{"rack-gateway-agent", "../../cmd/rack-gateway-agent", "1"},
+	} {
+		c := exec.Command("go", "build", "-trimpath",
+			"-ldflags", "-X github.com/rack-gateway/rack-gateway/internal/buildinfo.Version="+version,
+			"-o", filepath.Join(dir, b.out), b.pkg)
+		c.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("build %s %s: %v\n%s", b.pkg, version, err, out)
+		}
+	}
+	return dir
+}
+
+// runFrom runs the rack-gateway in dir in this environment.
+func (e *env) runFrom(dir string, args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, filepath.Join(dir, "rack-gateway"), args...)
+	c.Env = e.environ()
+	c.Dir = e.root
+	c.WaitDelay = 2 * time.Second
+	return e.runCmd(c)
+}
+
+// agentHello opens /v1/run, reads what the agent says of itself in the
+// upgrade, and hangs up without running anything.
+func (e *env) agentHello() (version, running string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nc, err := transport.Dial(ctx, e.socket())
+	if err != nil {
+		return "", ""
+	}
+	defer nc.Close()
+	conn, resp, err := ws.HandshakeHeader(nc, ipc.Host, ipc.PathRun, nil, time.Now().Add(5*time.Second))
+	if err != nil {
+		return "", ""
+	}
+	conn.Close()
+	return resp.Header.Get(ipc.HeaderVersion), resp.Header.Get(ipc.HeaderRunning)
+}
+
+// Version skew both ways, with real binaries of two versions. A newer CLI
+// leaves a busy older agent alone and says how to restart it (an unknown
+// command says why it may be unknown), and restarts it once it is idle,
+// keeping the session; an older CLI is told to update by the newer agent.
+// Every command runs.
+func TestVersionSkewBothWays(t *testing.T) {
+	t.Parallel()
+	oldDir, newDir := buildVersioned(t, "v9.0.0"), buildVersioned(t, "v9.1.0")
+	e := newEnv(t)
+	if r := e.runFrom(oldDir, "racks"); r.Code != 0 || r.Err != "" {
+		t.Fatalf("old CLI, old agent: %s", r)
+	}
+	if v, _ := e.agentHello(); v != "v9.0.0" {
+		t.Fatalf("agent version %q", v)
+	}
+	oldPID := e.agentPID()
+
+	// A login waiting for its browser leg keeps the old agent busy.
+	authFile := filepath.Join(e.root, "auth")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	login := exec.CommandContext(ctx, filepath.Join(oldDir, "rack-gateway"), "login", "prod", e.sb.URL, "--no-open", "--auth-file", authFile)
+	login.Env, login.Dir = e.environ(), e.root
+	_, _, waitLogin := e.start(login)
+	authURL := waitAuthURL(t, authFile, 20*time.Second)
+
+	busy := "rack-gateway: the agent (v9.0.0) is older than this CLI (v9.1.0); run 'rack-gateway agent restart' once no command is running.\n"
+	if r := e.runFrom(newDir, "racks"); r.Code != 0 || r.Err != busy {
+		t.Fatalf("new CLI, busy old agent: %s", r)
+	}
+	r := e.runFrom(newDir, "no-such-command")
+	if r.Code != 2 {
+		t.Fatalf("unknown command: %s", r)
+	}
+	contains(t, "unknown command", r.Err, busy, `unknown command "no-such-command"`,
+		"The agent (v9.0.0) is older than this CLI (v9.1.0) and may not know this command: run 'rack-gateway agent restart'")
+	if p := e.agentPID(); p != oldPID {
+		t.Fatalf("a busy agent was restarted: pid %d, was %d", p, oldPID)
+	}
+
+	browse(t, authURL+"&selected_user=viewer@example.com&mfa=auto")
+	if r := waitLogin(); r.Code != 0 {
+		t.Fatalf("login: %s", r)
+	}
+	waitFor(t, "the old agent to be idle", 10*time.Second, func() bool { _, n := e.agentHello(); return n == "0" })
+
+	// Idle: the newer CLI restarts it and the command runs on the new one.
+	r = e.runFrom(newDir, "racks")
+	if r.Code != 0 || r.Err != "rack-gateway: restarted the agent: it was v9.0.0, older than this CLI (v9.1.0).\n" {
+		t.Fatalf("new CLI, idle old agent: %s", r)
+	}
+	contains(t, "racks after the restart", r.Out, "prod")
+	if v, _ := e.agentHello(); v != "v9.1.0" {
+		t.Fatalf("agent version after the restart %q", v)
+	}
+	if p := e.agentPID(); p == oldPID || pidAlive(oldPID) {
+		t.Fatalf("the old agent (pid %d) still runs; now %d", oldPID, p)
+	}
+	if r := e.runFrom(newDir, "test-auth"); r.Code != 0 {
+		t.Fatalf("the session did not survive the restart: %s", r)
+	}
+
+	// The other way: an older CLI is told to update, and its command runs.
+	r = e.runFrom(oldDir, "racks")
+	if r.Code != 0 || r.Err != "rack-gateway: this CLI (v9.0.0) is older than the agent (v9.1.0); update the rack-gateway CLI to match.\n" {
+		t.Fatalf("old CLI, new agent: %s", r)
+	}
+	contains(t, "old CLI racks", r.Out, "prod")
+}

@@ -1,0 +1,55 @@
+package server_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rack-gateway/rack-gateway/agent/server"
+	"github.com/rack-gateway/rack-gateway/ipc"
+	"github.com/rack-gateway/rack-gateway/ipc/transport"
+	"github.com/rack-gateway/rack-gateway/ipc/ws"
+)
+
+// The upgrade of /v1/run says which agent answered, what it can do and
+// how many commands it runs.
+func TestRunUpgradeCarriesTheVersionHandshake(t *testing.T) {
+	t.Parallel()
+	a := startAgent(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := transport.Dial(ctx, a.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline, _ := ctx.Deadline()
+	conn, resp, err := ws.HandshakeHeader(nc, ipc.Host, ipc.PathRun, map[string]string{ipc.HeaderCLIVersion: testVersion}, deadline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	h := resp.Header
+	if h.Get(ipc.HeaderVersion) != testVersion || h.Get(ipc.HeaderCapability) != strconv.Itoa(ipc.Capability) ||
+		h.Get(ipc.HeaderCapabilities) != strings.Join(ipc.Capabilities, ",") || h.Get(ipc.HeaderRunning) != "0" {
+		t.Fatalf("upgrade headers %v", h)
+	}
+}
+
+// An agent newer than the CLI says so in one line on the command's
+// stderr, and runs the command; a CLI of the same version hears nothing.
+func TestRunTellsAnOlderCLIToUpdate(t *testing.T) {
+	t.Parallel()
+	a := startAgent(t, func(s *server.Server) { s.Core.Version = "v2.0.0" })
+	inv := invocation(t, "racks")
+	inv.Version = "v1.9.0"
+	res := a.run(t, inv)
+	if res.Exit.Error != nil || res.Stderr != "rack-gateway: this CLI (v1.9.0) is older than the agent (v2.0.0); update the rack-gateway CLI to match.\n" {
+		t.Fatalf("exit %+v, stderr %q", res.Exit.Error, res.Stderr)
+	}
+	inv.Version = "v2.0.0"
+	if res := a.run(t, inv); res.Stderr != "" {
+		t.Errorf("stderr %q", res.Stderr)
+	}
+}
