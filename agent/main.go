@@ -190,6 +190,12 @@ func runExec(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		TTY:     ipc.TTYState{Stdin: tty.IsTerminal(os.Stdin), Stdout: tty.IsTerminal(os.Stdout), Stderr: tty.IsTerminal(os.Stderr)},
 	}
 	inv.CanPrompt = inv.TTY.Stdin && os.Getenv("RACK_GATEWAY_NONINTERACTIVE") != "1"
+	if e := ipc.CheckText(argv); e != nil {
+		// The daemon refuses these too (agent/server): the same command
+		// line must not behave differently with --no-agent.
+		fmt.Fprint(stderr, e.Render())
+		return ipc.ExitStatus(e.Code)
+	}
 	// exec runs for one command: a plain logger on nothing; the user sees
 	// what matters on stderr.
 	c := core.New(buildinfo.Version, nil, nil)

@@ -90,12 +90,14 @@ func modeFromEnv(tok string) string {
 }
 
 // invocation describes this process to the agent.
-func invocation(args []string, s Streams) *ipc.Invocation {
+// exact says whether the agent reads argv_b64 (ipc.CapArgvBytes).
+func invocation(args []string, s Streams, exact bool) *ipc.Invocation {
 	cwd, _ := os.Getwd()
 	inv := &ipc.Invocation{
-		Argv: args, Cwd: cwd, Env: ipc.ForwardedEnv(os.Environ()),
+		Cwd: cwd, Env: ipc.ForwardedEnv(os.Environ()),
 		PID: os.Getpid(), Version: buildinfo.Version, TTYName: tty.Name(),
 	}
+	inv.SetArgv(args, exact)
 	isTTY := func(f *os.File) bool { return f != nil && tty.IsTerminal(f) }
 	inv.TTY = ipc.TTYState{Stdin: isTTY(s.InFile), Stdout: isTTY(s.OutFile), Stderr: isTTY(s.ErrFile)}
 	inv.CanPrompt = inv.TTY.Stdin && os.Getenv("RACK_GATEWAY_NONINTERACTIVE") != "1"

@@ -41,7 +41,15 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 	}
 	defer conn.Close()
 	r := &relayer{conn: conn, s: s}
-	inv, err := json.Marshal(invocation(args, s))
+	exact := agent.has(ipc.CapArgvBytes)
+	if !exact {
+		// This agent would get such arguments changed (JSON strings
+		// cannot carry them): refuse them as a newer agent would.
+		if e := ipc.CheckText(args); e != nil {
+			return 0, e
+		}
+	}
+	inv, err := json.Marshal(invocation(args, s, exact))
 	if err != nil {
 		return 0, ipc.Errorf(ipc.CodeInternal, "encode the invocation: %v", err)
 	}

@@ -102,15 +102,15 @@ func TestSameOrNewerAgentIsUsedAsIs(t *testing.T) {
 }
 
 // An agent from before the handshake says nothing on the upgrade: it is
-// older, and cannot say it is idle.
+// older, cannot say it is idle, and does not read argv_b64.
 func TestAgentWithoutTheHandshake(t *testing.T) {
 	setVersion(t, "dev")
 	a := parseAgentInfo(textproto.MIMEHeader{})
-	if !a.older() || a.Running != -1 || a.has(ipc.CapRunning) {
+	if !a.older() || a.Running != -1 || a.has(ipc.CapArgvBytes) {
 		t.Fatalf("%+v", a)
 	}
 	same := parseAgentInfo(textproto.MIMEHeader(agentHeader("dev", 0)))
-	if same.older() || same.Running != 0 || !same.has(ipc.CapRunning) {
+	if same.older() || same.Running != 0 || !same.has(ipc.CapArgvBytes) {
 		t.Fatalf("%+v", same)
 	}
 }

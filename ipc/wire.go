@@ -1,10 +1,12 @@
 package ipc
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The agent's local API is HTTP+JSON over the socket, at the fixed host
@@ -43,12 +45,14 @@ const (
 
 // Named capabilities an agent may have (HeaderCapabilities).
 const (
+	// CapArgvBytes: the agent reads Invocation.ArgvB64.
+	CapArgvBytes = "argv_b64"
 	// CapRunning: the agent sends HeaderRunning.
 	CapRunning = "running"
 )
 
 // Capabilities are this build's named capabilities.
-var Capabilities = []string{CapRunning}
+var Capabilities = []string{CapArgvBytes, CapRunning}
 
 // Read limits on /v1/run, the same on both sides so that the CLI can refuse
 // what the agent would (docs/local-api.md, "Limits and timeouts").
@@ -88,7 +92,12 @@ func FormatBytes(n int) string {
 // line, with enough of its surroundings for the agent to act as if it ran in
 // the user's terminal.
 type Invocation struct {
+	// Argv is the command line after the program name. JSON strings
+	// cannot carry bytes that are not UTF-8, so when any argument has
+	// such bytes ArgvB64 carries all of them, base64-encoded, and Argv
+	// is only for show (see ArgvBytes).
 	Argv    []string          `json:"argv"`
+	ArgvB64 []string          `json:"argv_b64,omitempty"`
 	Cwd     string            `json:"cwd"`
 	Env     map[string]string `json:"env"`
 	TTY     TTYState          `json:"tty"`
@@ -101,6 +110,62 @@ type Invocation struct {
 	// CanPrompt is false when nobody can answer a prompt (stdin is not a
 	// terminal, or RACK_GATEWAY_NONINTERACTIVE=1).
 	CanPrompt bool `json:"can_prompt"`
+}
+
+// SetArgv sets Argv, and ArgvB64 when an argument is not valid UTF-8 and
+// exact is true (the agent reads it: CapArgvBytes).
+func (inv *Invocation) SetArgv(argv []string, exact bool) {
+	inv.Argv, inv.ArgvB64 = argv, nil
+	if !exact || CheckText(argv) == nil {
+		return
+	}
+	inv.ArgvB64 = make([]string, len(argv))
+	for i, a := range argv {
+		inv.ArgvB64[i] = base64.StdEncoding.EncodeToString([]byte(a))
+	}
+}
+
+// ArgvBytes replaces Argv with the exact arguments from ArgvB64, when the
+// client sent them.
+func (inv *Invocation) ArgvBytes() error {
+	if inv.ArgvB64 == nil {
+		return nil
+	}
+	argv := make([]string, len(inv.ArgvB64))
+	for i, a := range inv.ArgvB64 {
+		b, err := base64.StdEncoding.DecodeString(a)
+		if err != nil {
+			return Errorf(CodeBadRequest, "argv_b64[%d] is not base64: %v", i, err)
+		}
+		argv[i] = string(b)
+	}
+	inv.Argv, inv.ArgvB64 = argv, nil
+	return nil
+}
+
+// CheckText refuses arguments that are not valid UTF-8, naming the first
+// one (counted from 1, after the program name). Everything the gateway
+// carries is text (JSON, and form fields it keeps as text), so such bytes
+// could only reach it changed; they are refused instead. The message
+// shows where, never the argument itself: it may be a secret.
+func CheckText(argv []string) *Error {
+	for i, a := range argv {
+		if utf8.ValidString(a) {
+			continue
+		}
+		off := 0
+		for off < len(a) {
+			r, n := utf8.DecodeRuneInString(a[off:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			off += n
+		}
+		return Errorf(CodeUsage, "argument %d is not valid UTF-8 (byte 0x%02x at offset %d): the gateway's API carries text, so it cannot be sent unchanged",
+			i+1, a[off], off).
+			WithHint("Give the value as UTF-8 text; for binary data, encode it first (base64, for example).")
+	}
+	return nil
 }
 
 // TTYState says which standard streams are terminals.

@@ -72,7 +72,13 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	if line := s.cliOlder(r, inv); line != "" {
 		_, _ = io.WriteString(t.Stderr(), line)
 	}
-	res, runErr := s.runCommand(ctx, env, inv, t, cmd)
+	var res commands.Result
+	var runErr error
+	if e := ipc.CheckText(inv.Argv); e != nil {
+		runErr = e // never run with arguments the gateway would get changed
+	} else {
+		res, runErr = s.runCommand(ctx, env, inv, t, cmd)
+	}
 	exit := &ipc.Exit{Status: res.Status}
 	if runErr != nil {
 		exit.Error = ipc.AsError(runErr)
@@ -139,6 +145,10 @@ func (s *Server) readInvocation(conn *websocket.Conn) (*ipc.Invocation, bool) {
 	if err := json.Unmarshal(data, &inv); err != nil {
 		s.Log.Warn("bad invocation", "err", err)
 		refuse(conn, ipc.Errorf(ipc.CodeBadRequest, "the invocation is not valid JSON: %v", err))
+		return nil, false
+	}
+	if err := inv.ArgvBytes(); err != nil {
+		refuse(conn, ipc.AsError(err))
 		return nil, false
 	}
 	_ = conn.SetReadDeadline(time.Time{})

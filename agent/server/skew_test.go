@@ -37,6 +37,27 @@ func TestRunUpgradeCarriesTheVersionHandshake(t *testing.T) {
 	}
 }
 
+// Arguments sent as argv_b64 arrive exactly; ones that are not UTF-8 are
+// refused naming the argument, before the command runs.
+func TestRunRefusesArgumentsThatAreNotText(t *testing.T) {
+	t.Parallel()
+	a := startAgent(t)
+	inv := invocation(t, "env", "set", "BIN=a\xff\xfeb")
+	inv.SetArgv(inv.Argv, true)
+	res := a.run(t, inv)
+	if res.Exit.Error == nil || res.Exit.Error.Code != ipc.CodeUsage ||
+		!strings.Contains(res.Exit.Error.Message, "argument 3 is not valid UTF-8 (byte 0xff at offset 5)") {
+		t.Fatalf("exit %+v", res.Exit.Error)
+	}
+	// Valid text sent the same way runs.
+	inv = invocation(t, "racks")
+	inv.ArgvB64 = []string{"cmFja3M="}
+	inv.Argv = []string{"shown only"}
+	if res := a.run(t, inv); res.Exit.Error != nil || !strings.Contains(res.Stdout, "No racks configured") {
+		t.Fatalf("argv_b64 racks: %+v %q", res.Exit.Error, res.Stdout)
+	}
+}
+
 // An agent newer than the CLI says so in one line on the command's
 // stderr, and runs the command; a CLI of the same version hears nothing.
 func TestRunTellsAnOlderCLIToUpdate(t *testing.T) {

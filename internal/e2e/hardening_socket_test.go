@@ -342,3 +342,28 @@ func TestVersionSkewBothWays(t *testing.T) {
 	}
 	contains(t, "old CLI racks", r.Out, "prod")
 }
+
+// Arguments reach the gateway exactly as given, or are refused: bytes
+// that are not UTF-8 cannot cross the gateway's text API unchanged, so
+// the command is refused naming the argument, with or without the agent,
+// and nothing is stored. (They used to arrive as U+FFFD, and print OK.)
+func TestArgumentBytesAreNeverChanged(t *testing.T) {
+	t.Parallel()
+	e, _ := convoxEnv(t, admin)
+	for _, mode := range [][]string{nil, {"--no-agent"}} {
+		r := e.run(append(mode, "env", "set", "BIN=a\xff\xfeb", "-a", "demo")...)
+		if r.Code != 2 {
+			t.Fatalf("%v: %s", mode, r)
+		}
+		// Counted as typed: --no-agent is argument 1.
+		contains(t, "stderr", r.Err, fmt.Sprintf("Error: argument %d is not valid UTF-8 (byte 0xff at offset 5)", 3+len(mode)))
+	}
+	if r := e.mustRun("env", "-a", "demo"); strings.Contains(r.Out, "BIN=") {
+		t.Fatalf("a refused value was stored:\n%s", r.Out)
+	}
+	// UTF-8 arrives exactly.
+	e.mustRun("env", "set", "UNI=é✓\u00a0x", "-a", "demo")
+	if r := e.mustRun("env", "get", "UNI", "-a", "demo"); r.Out != "é✓\u00a0x\n" {
+		t.Fatalf("env get UNI: %q", r.Out)
+	}
+}
