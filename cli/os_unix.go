@@ -21,3 +21,13 @@ func execProcess(bin string, argv []string) (int, error) {
 func notifyResize(c chan<- os.Signal) { signal.Notify(c, syscall.SIGWINCH) }
 
 func isResize(s os.Signal) bool { return s == syscall.SIGWINCH }
+
+// notifyTerminate catches the signals that end a process without Ctrl-C
+// (kill, a closed terminal, Ctrl-\), so the terminal is restored first.
+func notifyTerminate(c chan<- os.Signal) {
+	signal.Notify(c, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+}
+
+func isTerminate(s os.Signal) bool {
+	return s == syscall.SIGTERM || s == syscall.SIGHUP || s == syscall.SIGQUIT
+}

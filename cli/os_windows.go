@@ -32,3 +32,7 @@ func execProcess(bin string, argv []string) (int, error) {
 func notifyResize(chan<- os.Signal) {}
 
 func isResize(os.Signal) bool { return false }
+
+func notifyTerminate(chan<- os.Signal) {}
+
+func isTerminate(os.Signal) bool { return false }

@@ -85,6 +85,8 @@ type relayer struct {
 
 	stdinOnce sync.Once
 	abandoned atomic.Bool
+	// terminated: a signal other than Ctrl-C ended the relay.
+	terminated atomic.Bool
 
 	pmu     sync.Mutex
 	prompts map[string]context.CancelFunc
@@ -121,6 +123,9 @@ func (r *relayer) loop() (int, error) {
 	for {
 		typ, data, err := r.conn.ReadMessage()
 		if err != nil {
+			if r.terminated.Load() {
+				return 0, ipc.Interrupted("terminated by a signal; the command was cancelled")
+			}
 			if r.abandoned.Load() {
 				return 0, ipc.Interrupted("interrupted")
 			}
@@ -278,6 +283,7 @@ func catchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt)
 	notifyResize(sigs)
+	notifyTerminate(sigs)
 	return sigs
 }
 
@@ -298,6 +304,15 @@ func (r *relayer) watchSignals(sigs chan os.Signal) func() {
 							_ = r.control(&ipc.Control{Type: ipc.MsgResize, Size: &ipc.WinSize{Cols: c, Rows: rows}})
 						}
 					}
+					continue
+				}
+				if isTerminate(sig) {
+					// Leave, but through the loop's end: it withdraws open
+					// prompts and gives the terminal its echo (and cooked
+					// mode) back before the process exits.
+					r.terminated.Store(true)
+					r.abandoned.Store(true)
+					_ = r.conn.Close()
 					continue
 				}
 				interrupts++

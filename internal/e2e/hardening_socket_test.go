@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -222,6 +223,31 @@ func TestCommandRightAfterAgentStop(t *testing.T) {
 	}
 }
 
+// Arguments reach the gateway exactly as given, or are refused: bytes
+// that are not UTF-8 cannot cross the gateway's text API unchanged, so
+// the command is refused naming the argument, with or without the agent,
+// and nothing is stored. (They used to arrive as U+FFFD, and print OK.)
+func TestArgumentBytesAreNeverChanged(t *testing.T) {
+	t.Parallel()
+	e, _ := convoxEnv(t, admin)
+	for _, mode := range [][]string{nil, {"--no-agent"}} {
+		r := e.run(append(mode, "env", "set", "BIN=a\xff\xfeb", "-a", "demo")...)
+		if r.Code != 2 {
+			t.Fatalf("%v: %s", mode, r)
+		}
+		// Counted as typed: --no-agent is argument 1.
+		contains(t, "stderr", r.Err, fmt.Sprintf("Error: argument %d is not valid UTF-8 (byte 0xff at offset 5)", 3+len(mode)))
+	}
+	if r := e.mustRun("env", "-a", "demo"); strings.Contains(r.Out, "BIN=") {
+		t.Fatalf("a refused value was stored:\n%s", r.Out)
+	}
+	// UTF-8 arrives exactly.
+	e.mustRun("env", "set", "UNI=é✓\u00a0x", "-a", "demo")
+	if r := e.mustRun("env", "get", "UNI", "-a", "demo"); r.Out != "é✓\u00a0x\n" {
+		t.Fatalf("env get UNI: %q", r.Out)
+	}
+}
+
 // buildVersioned builds the CLI and the agent stamped with version into a
 // directory of their own (the CLI starts the agent next to it).
 func buildVersioned(t *testing.T, version string) string {
@@ -343,27 +369,46 @@ func TestVersionSkewBothWays(t *testing.T) {
 	contains(t, "old CLI racks", r.Out, "prod")
 }
 
-// Arguments reach the gateway exactly as given, or are refused: bytes
-// that are not UTF-8 cannot cross the gateway's text API unchanged, so
-// the command is refused naming the argument, with or without the agent,
-// and nothing is stored. (They used to arrive as U+FFFD, and print OK.)
-func TestArgumentBytesAreNeverChanged(t *testing.T) {
+// However a secret prompt ends, the terminal gets its echo back: when the
+// agent dies under it, and when the CLI itself is told to terminate or
+// hangs up. (Answered elsewhere and Ctrl-C are covered in localapi_test.go
+// and stepup_test.go.)
+func TestPromptEndsGiveTheEchoBack(t *testing.T) {
 	t.Parallel()
-	e, _ := convoxEnv(t, admin)
-	for _, mode := range [][]string{nil, {"--no-agent"}} {
-		r := e.run(append(mode, "env", "set", "BIN=a\xff\xfeb", "-a", "demo")...)
-		if r.Code != 2 {
-			t.Fatalf("%v: %s", mode, r)
+	e, _ := mfaEnv(t)
+	for _, end := range []struct {
+		name string
+		do   func(p *ptyTerm)
+	}{
+		{"agent killed", func(*ptyTerm) {
+			if err := syscall.Kill(e.agentPIDFromStatus(), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"SIGTERM", func(p *ptyTerm) { _ = p.cmd.Process.Signal(syscall.SIGTERM) }},
+		{"SIGHUP", func(p *ptyTerm) { _ = p.cmd.Process.Signal(syscall.SIGHUP) }},
+	} {
+		p := e.startPTY(end.name, stepUpCmd...)
+		p.waitText("Enter TOTP code:", 15*time.Second)
+		p.waitEchoOff()
+		end.do(p)
+		code := p.wait(10 * time.Second)
+		if code == 0 {
+			t.Errorf("%s: exit 0:\n%s", end.name, p.Output())
 		}
-		// Counted as typed: --no-agent is argument 1.
-		contains(t, "stderr", r.Err, fmt.Sprintf("Error: argument %d is not valid UTF-8 (byte 0xff at offset 5)", 3+len(mode)))
+		if p.echoOff() {
+			t.Errorf("%s: the terminal was left without echo:\n%s", end.name, p.Output())
+		}
 	}
-	if r := e.mustRun("env", "-a", "demo"); strings.Contains(r.Out, "BIN=") {
-		t.Fatalf("a refused value was stored:\n%s", r.Out)
+}
+
+// agentPIDFromStatus asks the running agent its pid over the local API,
+// without running a command (which would start one).
+func (e *env) agentPIDFromStatus() int {
+	e.t.Helper()
+	st, err := e.client().Status(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	// UTF-8 arrives exactly.
-	e.mustRun("env", "set", "UNI=é✓\u00a0x", "-a", "demo")
-	if r := e.mustRun("env", "get", "UNI", "-a", "demo"); r.Out != "é✓\u00a0x\n" {
-		t.Fatalf("env get UNI: %q", r.Out)
-	}
+	return st.PID
 }
