@@ -91,7 +91,11 @@ func meetSkew(ctx context.Context, sock string, conn *websocket.Conn, a *agentIn
 	if !a.older() {
 		return conn, a, nil
 	}
-	if w := commandWords(args, 1); a.Running != 0 || (len(w) == 1 && w[0] == "agent") {
+	w := commandWords(args, 2)
+	if len(w) == 2 && w[0] == "agent" && w[1] == "stop" {
+		return conn, a, nil // it is going away anyway
+	}
+	if a.Running != 0 || (len(w) > 0 && w[0] == "agent") {
 		// Busy (or it cannot say), or the command is about the agent
 		// itself: 'agent status' should show the old one.
 		fmt.Fprintf(errw, "rack-gateway: the agent (%s) is older than this CLI (%s); run 'rack-gateway agent restart' once no command is running.\n",

@@ -87,6 +87,11 @@ func TestOlderBusyAgentGetsAHint(t *testing.T) {
 			t.Errorf("%v: stderr %q", c.args, msg)
 		}
 	}
+	// Stopping it needs no advice.
+	a := startFakeAgent(t, 0, func(int32) http.Header { return agentHeader("v1.0.0", 0) })
+	if info, msg := skewConnect(t, a, "agent", "stop"); info.Version != "v1.0.0" || msg != "" || len(a.runs()) != 0 {
+		t.Errorf("agent stop: %s %q %q", info.Version, msg, a.runs())
+	}
 }
 
 // The same or a newer agent: nothing to say on this side (a newer agent

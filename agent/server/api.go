@@ -44,7 +44,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// request is missed.
 	sub := s.Core.Events.Subscribe(types)
 	defer s.Core.Events.Unsubscribe(sub)
-	conn, err := upgrader.Upgrade(w, r, nil)
+	h := http.Header{}
+	s.setAgentHeaders(h) // the upgrader writes its own response
+	conn, err := upgrader.Upgrade(w, r, h)
 	if err != nil {
 		return
 	}

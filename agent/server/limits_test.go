@@ -70,11 +70,12 @@ func TestEventsSubscriberMessagesAreBounded(t *testing.T) {
 	a := startAgent(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, _, err := a.API.Dialer().DialContext(ctx, localapi.WebsocketURL(ipc.PathEvents), nil)
+	conn, resp, err := a.API.Dialer().DialContext(ctx, localapi.WebsocketURL(ipc.PathEvents), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	checkAgentHeaders(t, resp) // on the 101 too
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetWriteDeadline(deadline)
 	// The write may fail once the agent hangs up; the close is the answer.

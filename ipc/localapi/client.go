@@ -119,6 +119,8 @@ func (c *Client) Events(ctx context.Context, types ...string) (<-chan ipc.Event,
 		}
 		return nil, err
 	}
+	// An event is a few hundred bytes; a bigger message is not one.
+	conn.SetReadLimit(1 << 20)
 	out := make(chan ipc.Event, 64)
 	go func() {
 		<-ctx.Done()
