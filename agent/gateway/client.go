@@ -95,8 +95,12 @@ type APIError struct {
 	Status      int
 	Code        string // JSON "error"
 	Message     string // JSON "message"
-	Body        string // trimmed raw body when it was not JSON
-	Header      http.Header
+	Body        string // trimmed raw body when it was not JSON (a page: its text)
+	// Page marks a body that was an HTML page (a load balancer's or a
+	// proxy's), reduced to its title or text: never the gateway's own
+	// words, so the status is what tells the user what happened.
+	Page   bool
+	Header http.Header
 	// Convox marks a rack-proxy answer, rendered the way the Convox CLI
 	// renders it (see NewProxyError).
 	Convox bool
@@ -104,8 +108,10 @@ type APIError struct {
 
 // Text is what the server meant to tell the user: message, else error, else
 // the raw body. A rack-proxy answer shows its "error" member only, as the
-// Convox CLI does.
-func (e *APIError) Text() string {
+// Convox CLI does. It is always fit for a terminal (see SafeText).
+func (e *APIError) Text() string { return SafeText(e.words()) }
+
+func (e *APIError) words() string {
 	if e.Convox {
 		switch {
 		case e.Code != "":
@@ -129,7 +135,7 @@ func (e *APIError) Text() string {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("gateway answered %d: %s", e.Status, e.Text())
+	return fmt.Sprintf("gateway answered %s: %s", StatusLine(e.Status), e.Text())
 }
 
 // NetError means the gateway could not be reached or did not answer.
@@ -306,9 +312,33 @@ func NewAPIError(method string, raw *Raw) *APIError {
 		e.Message = j.Message
 	}
 	if e.Code == "" && e.Message == "" {
-		e.Body = snippetN(trimmed, 300)
+		e.Body, e.Page = bodyText(trimmed, func(s string) string { return snippetN(s, 300) })
 	}
 	return e
+}
+
+// maxBodyText bounds the raw body an error keeps: Text shows at most
+// MaxTextBytes of it, and an error should not pin megabytes.
+const maxBodyText = 64 << 10
+
+// bodyText is what an error keeps of a body that is not JSON: a page's
+// text, else the body as short says.
+func bodyText(trimmed string, short func(string) string) (text string, page bool) {
+	if IsHTML(trimmed) {
+		return pageText(cut(trimmed, maxBodyText)), true
+	}
+	return short(trimmed), false
+}
+
+// cut shortens s to at most n bytes on a character boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // NewProxyError reads a failed rack-proxy answer the way the Convox SDK
@@ -325,7 +355,7 @@ func NewProxyError(method string, raw *Raw) *APIError {
 		}
 	}
 	if e.Code == "" {
-		e.Body = strings.TrimSpace(string(raw.Body))
+		e.Body, e.Page = bodyText(strings.TrimSpace(string(raw.Body)), func(s string) string { return cut(s, maxBodyText) })
 	}
 	return e
 }
@@ -338,7 +368,7 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-func snippet(b []byte) string { return snippetN(strings.TrimSpace(string(b)), 80) }
+func snippet(b []byte) string { return SafeText(snippetN(strings.TrimSpace(string(b)), 80)) }
 
 func snippetN(s string, n int) string {
 	if s == "" {

@@ -373,7 +373,7 @@ func TestAPIErrorText(t *testing.T) {
 			if got := ae.Text(); got != tc.text {
 				t.Errorf("Text() = %q, want %q", got, tc.text)
 			}
-			if got, want := ae.Error(), fmt.Sprintf("gateway answered %d: %s", tc.status, tc.text); got != want {
+			if got, want := ae.Error(), fmt.Sprintf("gateway answered %d %s: %s", tc.status, http.StatusText(tc.status), tc.text); got != want {
 				t.Errorf("Error() = %q, want %q", got, want)
 			}
 		})

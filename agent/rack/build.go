@@ -80,9 +80,11 @@ func (c *Client) BuildCreate(ctx context.Context, app string, o BuildOptions) (*
 	return &out, c.call(ctx, http.MethodPost, "/apps/"+esc(app)+"/builds", f, &out)
 }
 
+// snippet is a short, terminal-safe quote of an answer body.
 func snippet(b []byte) string {
 	if len(b) > 200 {
-		return string(b[:200]) + "…"
+		b = b[:200]
+		return gateway.SafeText(string(b)) + "…"
 	}
-	return string(b)
+	return gateway.SafeText(string(b))
 }

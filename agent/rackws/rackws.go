@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rack-gateway/rack-gateway/agent/gateway"
 )
 
 // ExitMarker precedes an exec's exit code in its output.
@@ -65,15 +67,17 @@ type RefusedError struct {
 }
 
 func (e *RefusedError) Error() string {
-	return fmt.Sprintf("websocket refused with HTTP %d", e.Status)
+	return fmt.Sprintf("websocket refused with HTTP %s", gateway.StatusLine(e.Status))
 }
 
 // LostError means the stream ended without its proper end: the connection
 // dropped or went silent.
 type LostError struct{ Err error }
 
+// Error quotes the cause through SafeText: a close frame's reason is the
+// server's text, and reaches the user's terminal.
 func (e *LostError) Error() string {
-	return fmt.Sprintf("the stream from the rack was cut off: %v", e.Err)
+	return fmt.Sprintf("the stream from the rack was cut off: %s", gateway.SafeText(fmt.Sprint(e.Err)))
 }
 
 func (e *LostError) Unwrap() error { return e.Err }

@@ -137,3 +137,26 @@ func TestRefused(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// A close frame's reason is the server's text: it reaches the user's
+// terminal inert.
+func TestLostErrorTextIsInert(t *testing.T) {
+	url := wsServer(t, func(c *websocket.Conn, _ *http.Request) {
+		msg := websocket.FormatCloseMessage(websocket.CloseInternalServerErr, "\x1b]0;owned\x07\x1b[2Jboom")
+		_ = c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	})
+	c, err := Open(context.Background(), Dial{BaseURL: url, Path: "/x", Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out strings.Builder
+	_, err = c.Exec(context.Background(), &out)
+	var lost *LostError
+	if !errors.As(err, &lost) {
+		t.Fatalf("err %v", err)
+	}
+	if s := err.Error(); strings.ContainsRune(s, 0x1b) || strings.ContainsRune(s, 0x07) || !strings.Contains(s, `\x1b[2Jboom`) {
+		t.Errorf("error text %q", s)
+	}
+}

@@ -38,9 +38,19 @@ func GatewayErr(t *Target, err error) error {
 	if !errors.As(err, &ae) {
 		return ipc.Wrap(ipc.CodeInternal, err, "%v", err)
 	}
-	text := ae.Text()
+	// Text is already capped and stripped of control characters
+	// (gateway.SafeText): whatever the server sent, the terminal only
+	// shows it.
+	words := ae.Text()
+	text := words
+	if needsStatus(ae) {
+		text = "gateway answered " + gateway.StatusLine(ae.Status)
+		if words != "" && !strings.EqualFold(words, gateway.StatusLine(ae.Status)) && !strings.EqualFold(words, http.StatusText(ae.Status)) {
+			text += ": " + words
+		}
+	}
 	switch {
-	case ae.Status == http.StatusUnauthorized && isSessionProblem(text):
+	case ae.Status == http.StatusUnauthorized && isSessionProblem(words):
 		e := ipc.Wrap(ipc.CodeSessionExpired, err, "%s", text)
 		if t != nil {
 			return e.WithHint("Run: rack-gateway login %s", LoginArgs(t))
@@ -51,10 +61,22 @@ func GatewayErr(t *Target, err error) error {
 	case ae.Status == http.StatusNotFound:
 		return ipc.Wrap(ipc.CodeNotFound, err, "%s", text)
 	case ae.Status >= 500 && !ae.Convox:
-		return ipc.Wrap(ipc.CodeGateway, err, "the gateway at %s failed (HTTP %d): %s", HostOf(ae.URL), ae.Status, text)
+		return ipc.Wrap(ipc.CodeGateway, err, "the gateway at %s failed (HTTP %d): %s", HostOf(ae.URL), ae.Status, words)
 	default:
 		return ipc.Wrap(ipc.CodeGateway, err, "%s", text)
 	}
+}
+
+// needsStatus reports an answer whose words alone would hide what
+// happened: a web page (a load balancer's, never the gateway's own words),
+// or a rack-proxy server error that is not the rack's JSON error. The
+// rack's and the gateway's own refusals are shown as they are, as the
+// Convox CLI shows them (docs/gateway-protocol.md, "Error rendering").
+func needsStatus(ae *gateway.APIError) bool {
+	if ae.Page {
+		return true
+	}
+	return ae.Convox && ae.Status >= 500 && ae.Code == "" && ae.Body != ""
 }
 
 func isSessionProblem(text string) bool {
