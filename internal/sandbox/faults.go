@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -41,6 +42,14 @@ type Fault struct {
 	// the request is then served normally: a stalled gateway, which
 	// gives a test time to kill the client mid-request.
 	DelayMS int `json:"delay_ms,omitempty"`
+	// Body, when set, is sent verbatim instead of the default body: an
+	// HTML error page, a huge or hostile message. Its Content-Type is
+	// ContentType, else application/json for valid JSON, else text/plain.
+	Body        string `json:"body,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	// RetryAfter, when set, is sent as the Retry-After header (seconds or
+	// an HTTP date), as the real server's rate limiter does with 429.
+	RetryAfter string `json:"retry_after,omitempty"`
 }
 
 func (f *Fault) normalize() error {
@@ -63,6 +72,8 @@ func (f *Fault) normalize() error {
 		return errors.New("status must be 200-599")
 	case f.Count < 0:
 		return errors.New("count must not be negative")
+	case f.Status == 0 && (f.Body != "" || f.ContentType != "" || f.RetryAfter != ""):
+		return errors.New("body, content_type and retry_after need a status")
 	}
 	if f.Count == 0 {
 		f.Count = 1
@@ -141,13 +152,28 @@ func (s *Server) serveFault(w http.ResponseWriter, rec *statusRecorder, r *http.
 		dropConnection(w)
 		return
 	}
+	if f.RetryAfter != "" {
+		rec.Header().Set("Retry-After", f.RetryAfter)
+	}
 	msg := strings.ToLower(http.StatusText(f.Status))
 	if msg == "" {
 		msg = "error"
 	}
-	if isNativeAPIPath(r.URL.Path) {
+	switch {
+	case f.Body != "":
+		ct := f.ContentType
+		if ct == "" {
+			ct = "text/plain; charset=utf-8"
+			if json.Valid([]byte(f.Body)) {
+				ct = "application/json"
+			}
+		}
+		rec.Header().Set("Content-Type", ct)
+		rec.WriteHeader(f.Status)
+		_, _ = io.WriteString(rec, f.Body)
+	case isNativeAPIPath(r.URL.Path):
 		writeError(rec, f.Status, msg)
-	} else {
+	default:
 		writeText(rec, f.Status, msg)
 	}
 	s.logger.Printf("%s %s %d (injected fault)", r.Method, r.URL.Path, rec.status)
