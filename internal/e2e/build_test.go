@@ -6,6 +6,8 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,12 +42,21 @@ func bldIDs(t *testing.T, r result) (string, string) {
 	return m[1], m[2]
 }
 
-// bldExport reads a build's uploaded source back through the gateway
-// (builds/{id}.tgz) and returns the archive's regular files.
-func bldExport(t *testing.T, e *env, app, id string) map[string][]byte {
+// bldSource reads the source a build was uploaded with back from the
+// sandbox and returns the archive's regular files. The rack's export
+// (builds/{id}.tgz) holds images, not source, so only the sandbox can
+// show what the CLI packaged.
+func bldSource(t *testing.T, e *env, app, id string) map[string][]byte {
 	t.Helper()
-	r := e.mustRun("api", "/apps/"+app+"/builds/"+id+".tgz")
-	gz, err := gzip.NewReader(strings.NewReader(r.Out))
+	resp, err := http.Get(e.sb.URL + "/_sandbox/build-source?app=" + url.QueryEscape(app) + "&id=" + url.QueryEscape(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("source of %s: %s", id, resp.Status)
+	}
+	gz, err := gzip.NewReader(resp.Body)
 	if err != nil {
 		t.Fatalf("export of %s is not gzip: %v", id, err)
 	}
@@ -107,7 +118,7 @@ func TestBuildDockerignore(t *testing.T) {
 	contains(t, "build output", r.Out, "Step 1/3 : FROM sandbox/base:latest\n", "Build complete: B")
 	id, rel := bldIDs(t, r)
 
-	got := strings.Join(bldNames(bldExport(t, e, "demo", id)), " ")
+	got := strings.Join(bldNames(bldSource(t, e, "demo", id)), " ")
 	// As in Docker, "*.log" is anchored at the context root: src/trace.log
 	// stays, while "**/tmp" reaches tmp at any depth, the root included.
 	want := ".dockerignore Dockerfile convox.yml keep.log main.go src/app.go src/trace.log"
@@ -171,7 +182,7 @@ func TestBuildLargeUpload(t *testing.T) {
 		t.Fatalf("--id: the ids belong on stderr and the release alone on stdout: %s", r)
 	}
 	id := m[1]
-	if files := bldExport(t, e, "demo", id); !bytes.Equal(files["blob.bin"], big) {
+	if files := bldSource(t, e, "demo", id); !bytes.Equal(files["blob.bin"], big) {
 		t.Errorf("blob.bin came back with %d bytes, want the 2 MB sent", len(files["blob.bin"]))
 	}
 }

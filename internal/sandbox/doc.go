@@ -187,6 +187,7 @@
 //	                                      → {"status":"enrolled","method_id":N}
 //	PUT  /_sandbox/users/{email}/preferred-method
 //	                                      body {"preferred_method":"totp"|"webauthn"|null}
+//	GET  /_sandbox/build-source?app=A&id=B  the source tarball build B of app A was built from
 //	POST /_sandbox/drop-websockets        {"status":"armed","pending":N}
 //	GET  /_sandbox/destructive-actions    {"allow":false}
 //	PUT  /_sandbox/destructive-actions    body {"allow":true|false}; answers as GET

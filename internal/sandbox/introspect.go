@@ -33,6 +33,17 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.totpSteps())
 	case path == "step-up-window":
 		s.serveWindowKnob(w, r)
+	case r.Method == http.MethodGet && path == "build-source":
+		// What the client packaged for a build: tests of the packaging
+		// read it here, since the rack's export holds images, not source.
+		data, ok := s.rack.BuildSource(r.URL.Query().Get("app"), r.URL.Query().Get("id"))
+		if !ok {
+			writeError(w, http.StatusNotFound, "no source stored for that build")
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(data)
 	case r.Method == http.MethodPost && path == "drop-websockets":
 		writeJSON(w, http.StatusOK, map[string]any{"status": "armed", "pending": s.rack.DropNextWebSocket()})
 	case path == "destructive-actions":
