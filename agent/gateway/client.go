@@ -79,6 +79,10 @@ type Client struct {
 	BaseURL   string
 	HTTP      *http.Client
 	UserAgent string
+	// Now and Wait are the clock and the pause before a retry after a
+	// 429 (see DoRaw); nil means the real ones. Tests step them.
+	Now  func() time.Time
+	Wait func(ctx context.Context, d time.Duration) error
 }
 
 // New returns a client for baseURL (already normalized).
@@ -182,8 +186,30 @@ type Raw struct {
 }
 
 // DoRaw performs r and returns the answer without judging its status.
-// Network failures come back as *NetError.
+// Network failures come back as *NetError. A 429 to a request that is safe
+// to repeat (see retryable) is tried once more after the Retry-After the
+// answer gives, when that wait is at most MaxRetryWait and ends before
+// ctx's deadline; otherwise the 429 is returned for the caller to word
+// (see RetryAfter).
 func (c *Client) DoRaw(ctx context.Context, r Request) (*Raw, error) {
+	raw, err := c.doOnce(ctx, r)
+	if err != nil || raw.Status != http.StatusTooManyRequests || !retryable(r) {
+		return raw, err
+	}
+	wait, ok := RetryAfter(raw.Header, c.now())
+	if !ok || wait > MaxRetryWait {
+		return raw, nil
+	}
+	if dl, has := ctx.Deadline(); has && c.now().Add(wait).After(dl) {
+		return raw, nil
+	}
+	if err := c.wait(ctx, wait); err != nil {
+		return nil, err
+	}
+	return c.doOnce(ctx, r)
+}
+
+func (c *Client) doOnce(ctx context.Context, r Request) (*Raw, error) {
 	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	defer cancel()
 	full := c.BaseURL + r.Path

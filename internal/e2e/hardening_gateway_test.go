@@ -104,3 +104,30 @@ func TestGatewayErrorTextIsBoundedAndNamed(t *testing.T) {
 	}
 	contains(t, "huge message", r.Err, "…(truncated)", `\x1b[2J`)
 }
+
+// A 429 on a read is retried once after a short Retry-After; a long one
+// is not waited out: the error says when to try again, and nothing more
+// was sent.
+func TestRateLimitHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	e, sb := privateEnv(t)
+	const route = "GET /api/v1/rack-proxy/apps"
+	before := sb.requests(t)[route]
+	sb.fault(t, map[string]any{"method": "GET", "path": "/api/v1/rack-proxy/apps", "status": 429, "retry_after": "1"})
+	r := e.mustRun("apps")
+	contains(t, "apps after a short 429", r.Out, "demo")
+	if n := sb.requests(t)[route] - before; n != 2 {
+		t.Errorf("%d requests for one short 429, want 2 (one retry)", n)
+	}
+
+	before = sb.requests(t)[route]
+	sb.fault(t, map[string]any{"method": "GET", "path": "/api/v1/rack-proxy/apps", "status": 429, "retry_after": "30"})
+	r = e.run("apps")
+	if r.Code == 0 {
+		t.Fatalf("a long 429 succeeded:\n%s", r)
+	}
+	contains(t, "long 429", r.Err, "rate limited by the gateway; try again in 30s")
+	if n := sb.requests(t)[route] - before; n != 1 {
+		t.Errorf("%d requests for a long 429, want 1", n)
+	}
+}

@@ -2,6 +2,7 @@ package kit
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -81,5 +82,27 @@ func TestGatewayErrBoundsAndNamesTheStatus(t *testing.T) {
 	got := ipc.AsError(GatewayErr(nil, native(400, huge)))
 	if len(got.Message) > 4<<10 || strings.ContainsRune(got.Message, 0x1b) || !strings.HasSuffix(got.Message, "…(truncated)") {
 		t.Errorf("a 200 KB message reached the user as %d bytes (ESC: %v)", len(got.Message), strings.ContainsRune(got.Message, 0x1b))
+	}
+}
+
+// A 429 says when to try again, from its Retry-After.
+func TestGatewayErrRateLimitSaysWhen(t *testing.T) {
+	t.Parallel()
+	limited := func(retryAfter string) error {
+		h := http.Header{}
+		if retryAfter != "" {
+			h.Set("Retry-After", retryAfter)
+		}
+		return gateway.NewAPIError("POST", &gateway.Raw{Status: 429, Header: h, URL: "https://gw/api/v1/auth/cli/start",
+			Body: []byte(`{"error":"rate limit exceeded","message":"too many authentication attempts, please try again later"}`)})
+	}
+	for ra, want := range map[string]string{
+		"30": "rate limited by the gateway; try again in 30s",
+		"90": "rate limited by the gateway; try again in 1m30s",
+		"":   "rate limited by the gateway; try again in a moment",
+	} {
+		if got := ipc.AsError(GatewayErr(nil, limited(ra))); got.Code != ipc.CodeGateway || got.Message != want {
+			t.Errorf("Retry-After %q: %s %q, want %q", ra, got.Code, got.Message, want)
+		}
 	}
 }
