@@ -424,7 +424,11 @@ func (p *Proxy) truncate(c net.Conn, req *http.Request, body []byte, f *Fault) {
 	if f.KeepLength {
 		declared = len(data)
 	}
-	_ = writeResponse(c, resp.StatusCode, resp.Header, cut, declared)
+	// Said, so the client does not send its next request on a
+	// connection the proxy is closing (it would be reset).
+	h := resp.Header.Clone()
+	h.Set("Connection", "close")
+	_ = writeResponse(c, resp.StatusCode, h, cut, declared)
 }
 
 // pass forwards req and relays the answer; an upgrade answer turns the
@@ -432,7 +436,7 @@ func (p *Proxy) truncate(c net.Conn, req *http.Request, body []byte, f *Fault) {
 func (p *Proxy) pass(c net.Conn, br *bufio.Reader, req *http.Request, body []byte, seen int) bool {
 	up, resp, err := p.forward(req, body)
 	if err != nil {
-		_ = writeResponse(c, http.StatusBadGateway, http.Header{"Content-Type": {"text/plain"}},
+		_ = writeResponse(c, http.StatusBadGateway, http.Header{"Content-Type": {"text/plain"}, "Connection": {"close"}},
 			[]byte("faultproxy: "+err.Error()), -1)
 		return false
 	}
@@ -453,10 +457,14 @@ func (p *Proxy) pass(c net.Conn, br *bufio.Reader, req *http.Request, body []byt
 	if req.Method == http.MethodHead {
 		data, n = nil, -1
 	}
-	if err := writeResponse(c, resp.StatusCode, resp.Header, data, n); err != nil {
+	h := resp.Header.Clone()
+	h.Del("Connection") // the server's "close" answers forward's own request
+	if err := writeResponse(c, resp.StatusCode, h, data, n); err != nil {
 		return false
 	}
-	return !resp.Close
+	// The server's connection closes after each answer (see forward);
+	// the client's stays open for its next request.
+	return true
 }
 
 // upstream is one connection to the server, with the reader the answer's
@@ -580,7 +588,7 @@ func writeHead(c net.Conn, status int, h http.Header, declared int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
 	out := h.Clone()
-	if status != http.StatusSwitchingProtocols {
+	if status != http.StatusSwitchingProtocols && !strings.EqualFold(out.Get("Connection"), "close") {
 		out.Del("Connection")
 	}
 	out.Del("Content-Length")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -95,6 +96,49 @@ func TestPassesThroughAndRecords(t *testing.T) {
 	// Keep-alive: a second request on the same client connection.
 	if _, _, err := get(t, p, "/json"); err != nil || hits.Load() != 2 {
 		t.Fatalf("second request: %v, %d hits", err, hits.Load())
+	}
+}
+
+// The proxy keeps a client's connection for its next request, and says
+// "Connection: close" when it will not: a client that reused a connection
+// the proxy had closed would see a reset no fault asked for.
+func TestKeepAlive(t *testing.T) {
+	t.Parallel()
+	p, _ := start(t)
+	c := &http.Client{Timeout: 5 * time.Second}
+	reused := func() bool {
+		r := false
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { r = i.Reused }})
+		req, _ := http.NewRequestWithContext(ctx, "GET", p.URL+"/json", nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Close {
+			t.Error("an answer says the connection closes")
+		}
+		return r
+	}
+	reused()
+	if !reused() {
+		t.Error("a passed-through answer closed the client's connection")
+	}
+	p.Arm(Fault{Kind: Status, Path: "/json", Status: 503})
+	reused()
+	if !reused() {
+		t.Error("a made-up answer closed the client's connection")
+	}
+	p.Arm(Fault{Kind: Truncate, Path: "/json"})
+	req, _ := http.NewRequest("GET", p.URL+"/json", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !resp.Close {
+		t.Error("a truncated answer does not say the connection closes")
 	}
 }
 
