@@ -75,7 +75,7 @@ func runDaemon(args []string, stderr io.Writer) int {
 	if err := harden.Process(); err != nil {
 		fmt.Fprintf(stderr, "rack-gateway-agent: warning: could not harden the process: %v\n", err)
 	}
-	log, closeLog, err := openLog(stderr)
+	log, logHealth, closeLog, err := openLog(stderr)
 	if err != nil {
 		return fail(ipc.Errorf(ipc.CodeInternal, "%v", err))
 	}
@@ -117,12 +117,17 @@ func runDaemon(args []string, stderr io.Writer) int {
 	if t, ok := readTimeout(log); ok {
 		srv.SetTimeouts(server.Timeouts{Header: t, Request: t})
 	}
-	if ap, err := audit.DefaultPath(); err == nil {
-		if srv.Audit, err = audit.Open(ap, 0, 0); err != nil {
-			log.Warn("no audit log", "err", err)
-		} else {
-			defer srv.Audit.Close()
+	srv.LogHealth = logHealth
+	if ap, err := audit.DefaultPath(); err != nil {
+		log.Warn("no audit log", "err", err)
+	} else {
+		// A log that cannot be opened now keeps trying, and its failure
+		// reaches the user (server.Server.LogHealth).
+		srv.Audit = audit.New(ap, 0, 0)
+		if e := srv.Audit.Health().Err(); e != "" {
+			log.Warn("audit log", "err", e)
 		}
+		defer srv.Audit.Close()
 	}
 	log.Info("agent started", "pid", os.Getpid(), "version", buildinfo.Version, "socket", sock)
 	serveErr := make(chan error, 1)
@@ -169,17 +174,20 @@ func readTimeout(log *slog.Logger) (time.Duration, bool) {
 }
 
 // openLog opens the agent log: $XDG_STATE_HOME/rack-gateway/agent.log. The
-// log records commands and outcomes, never arguments, tokens or codes.
-func openLog(stderr io.Writer) (*slog.Logger, func(), error) {
+// log records commands and outcomes, never arguments, tokens or codes. Its
+// writes go through a Health, because slog drops write errors: a full disk
+// is then told to the user instead of losing the log without a word.
+func openLog(stderr io.Writer) (*slog.Logger, *audit.Health, func(), error) {
 	p, err := paths.AgentLogPath()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open log %s: %w", p, err)
+		return nil, nil, nil, fmt.Errorf("open log %s: %w", p, err)
 	}
-	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo})), func() { f.Close() }, nil
+	h := audit.NewHealth("log", p)
+	return slog.New(slog.NewTextHandler(h.Writer(f), &slog.HandlerOptions{Level: slog.LevelInfo})), h, func() { f.Close() }, nil
 }
 
 func runExec(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -286,6 +286,11 @@ type Status struct {
 	Racks       []RackStatus `json:"racks"`
 	// Prompts are all pending prompts, including any not tied to a rack.
 	Prompts []PromptStatus `json:"prompts"`
+	// LogError and AuditError say why the agent log or the audit log is
+	// not being written ("<path>: no space left on device"); empty while
+	// the last write succeeded.
+	LogError   string `json:"log_error,omitempty"`
+	AuditError string `json:"audit_error,omitempty"`
 }
 
 // WindowStatus is a rack's step-up window as the agent knows it.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -50,6 +51,8 @@ const (
 // ErrClosed is returned by Record after Close.
 var ErrClosed = errors.New("audit: log is closed")
 
+var errNotRegular = errors.New("not a regular file")
+
 // Entry is one audit line.
 type Entry struct {
 	Time    time.Time `json:"time"`
@@ -77,6 +80,7 @@ type Log struct {
 	mu     sync.Mutex
 	f      *os.File // nil after a failed reopen; the next Record retries
 	closed bool
+	health *Health
 }
 
 // DefaultPath returns the audit log's path in the state directory
@@ -100,24 +104,46 @@ func Open(path string, maxBytes int64, keep int) (*Log, error) {
 	if path == "" {
 		return nil, errors.New("audit: empty path")
 	}
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBytes
-	}
-	if keep <= 0 {
-		keep = DefaultKeep
-	}
-	if err := paths.EnsurePrivateDir(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	l := &Log{path: path, maxBytes: maxBytes, keep: keep}
+	l := newLog(path, maxBytes, keep)
 	if err := l.open(); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
+// New is Open for a long-running writer: a log that cannot be opened now
+// (a full disk, a directory in the file's place) is returned all the same,
+// with the failure in its Health, and every Record tries again.
+func New(path string, maxBytes int64, keep int) *Log {
+	l := newLog(path, maxBytes, keep)
+	if path == "" {
+		l.health.Record(errors.New("audit: empty path"))
+		return l
+	}
+	l.health.Record(l.open())
+	return l
+}
+
+func newLog(path string, maxBytes int64, keep int) *Log {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	if keep <= 0 {
+		keep = DefaultKeep
+	}
+	return &Log{path: path, maxBytes: maxBytes, keep: keep, health: NewHealth("audit log", path)}
+}
+
 // Path returns the file the log writes to.
 func (l *Log) Path() string { return l.path }
+
+// Health says whether the log is being written. It is nil for a nil Log.
+func (l *Log) Health() *Health {
+	if l == nil {
+		return nil
+	}
+	return l.health
+}
 
 // Record appends e as one line. It redacts e.Command itself, so no caller
 // can forget to, and fills in a zero Time with the current time. Each line
@@ -136,7 +162,15 @@ func (l *Log) Record(e Entry) error {
 	if l.closed {
 		return ErrClosed
 	}
+	return l.write(line)
+}
+
+// write appends one line, rotating first when it is due, and tells the
+// log's Health whether the line was written: a failed rotation alone
+// loses nothing.
+func (l *Log) write(line []byte) error {
 	if err := l.current(); err != nil {
+		l.health.Record(err)
 		return err
 	}
 	var rotErr error
@@ -145,14 +179,28 @@ func (l *Log) Record(e Entry) error {
 		// to whatever file is at path, and report the failure.
 		if rotErr = l.rotate(); rotErr != nil && l.f == nil {
 			if err := l.open(); err != nil {
+				l.health.Record(err)
 				return errors.Join(rotErr, err)
 			}
 		}
 	}
 	if _, err := l.f.Write(line); err != nil {
-		return errors.Join(rotErr, fmt.Errorf("audit: write %s: %w", l.path, err))
+		err = &fs.PathError{Op: "audit: write", Path: l.path, Err: unwrapPath(err)}
+		l.health.Record(err)
+		return errors.Join(rotErr, err)
 	}
+	l.health.Record(nil)
 	return rotErr
+}
+
+// unwrapPath is the cause inside an *os.File error, which already names
+// the operation and the path.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Close closes the file. Later calls to Record return ErrClosed.
@@ -175,6 +223,11 @@ func (l *Log) Close() error {
 // version or a copy with looser bits is tightened: the log names the
 // commands and racks a user works with.
 func (l *Log) open() error {
+	// The directory is made here, not once in Open, so a log whose
+	// directory went away (or never came) recovers on the next Record.
+	if err := paths.EnsurePrivateDir(filepath.Dir(l.path)); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
@@ -186,7 +239,7 @@ func (l *Log) open() error {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return fmt.Errorf("audit: %s is not a regular file", l.path)
+		return &fs.PathError{Op: "audit: open", Path: l.path, Err: errNotRegular}
 	}
 	// Windows has no mode bits to speak of; the profile's ACLs apply there.
 	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {

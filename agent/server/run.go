@@ -72,6 +72,13 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	if line := s.cliOlder(r, inv); line != "" {
 		_, _ = io.WriteString(t.Stderr(), line)
 	}
+	// A log that failed since the last command is told here, once: the
+	// user reads stderr, nobody reads the logs as they are written.
+	for _, h := range []*audit.Health{s.LogHealth, s.Audit.Health()} {
+		if w := h.TakeWarning(); w != "" {
+			_, _ = io.WriteString(t.Stderr(), w+"\n")
+		}
+	}
 	var res commands.Result
 	var runErr error
 	if e := ipc.CheckText(inv.Argv); e != nil {

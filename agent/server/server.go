@@ -36,6 +36,10 @@ type Server struct {
 	Log    *slog.Logger
 	// Audit, when set, gets one line per command.
 	Audit *audit.Log
+	// LogHealth, when set, says whether the agent log is being written;
+	// with the audit log's, it is shown once on the next command's stderr
+	// and in the status.
+	LogHealth *audit.Health
 	// Commands is every command, built once at start.
 	Commands *kit.Registry
 
@@ -236,6 +240,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := ipc.Status{
 		Version: s.Core.Version, Capability: ipc.Capability, PID: os.Getpid(),
 		StartedAt: s.Core.Started, Socket: s.Socket, Racks: []ipc.RackStatus{},
+		LogError: s.LogHealth.Err(), AuditError: s.Audit.Health().Err(),
 	}
 	profiles := s.Core.Profiles()
 	// Include the default config even before any command used it, but only

@@ -131,3 +131,56 @@ func TestRateLimitHonoursRetryAfter(t *testing.T) {
 		t.Errorf("%d requests for a long 429, want 1", n)
 	}
 }
+
+// With the agent log on a full disk and a directory where the audit log
+// should be, the user is told once, on the next command's stderr, and the
+// status says why; before, both logs were lost without a word.
+func TestUnwritableLogsAreTold(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	e := newEnv(t)
+	dir := filepath.Join(e.State, "rack-gateway")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/full", e.logPath()); err != nil {
+		t.Fatal(err)
+	}
+	// Runs before newEnv's cleanup, which reads the log (endless zeros
+	// from /dev/full) when the test failed.
+	t.Cleanup(func() { os.Remove(e.logPath()) })
+	auditPath := filepath.Join(dir, "audit.jsonl")
+	if err := os.Mkdir(auditPath, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := e.mustRun("racks")
+	contains(t, "first command", r.Err,
+		"warning: the agent could not write its log ("+e.logPath()+"): no space left on device",
+		"warning: the agent could not write its audit log ("+auditPath+"): is a directory")
+	r2 := e.mustRun("racks")
+	if strings.Contains(r2.Err, "warning:") {
+		t.Errorf("warned again:\n%s", r2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := e.client().Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st.LogError, "no space left on device") || !strings.Contains(st.AuditError, "is a directory") {
+		t.Errorf("status log_error=%q audit_error=%q", st.LogError, st.AuditError)
+	}
+	// The disk recovers: the next line is written and the status clears.
+	if err := os.Remove(auditPath); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("racks")
+	if st, err := e.client().Status(ctx); err != nil || st.AuditError != "" {
+		t.Errorf("audit_error after recovery: %q (%v)", st.AuditError, err)
+	}
+	if lines, _ := e.auditLines(t); len(lines) != 1 {
+		t.Errorf("%d audit lines after recovery, want 1", len(lines))
+	}
+}
