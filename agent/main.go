@@ -191,6 +191,22 @@ func openLog(stderr io.Writer) (*slog.Logger, *audit.Health, func(), error) {
 }
 
 func runExec(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	start := time.Now()
+	res, err := execCommand(argv, stdin, stdout, stderr)
+	status := res.Status
+	var e *ipc.Error
+	if err != nil {
+		e = ipc.AsError(err)
+		fmt.Fprint(stderr, e.Render())
+		status = ipc.ExitStatus(e.Code)
+	}
+	// The same line the daemon writes (agent/server): a command run with
+	// --no-agent or an API token is no less the user's.
+	auditExec(stderr, start, argv, res, status, e)
+	return status
+}
+
+func execCommand(argv []string, stdin io.Reader, stdout, stderr io.Writer) (commands.Result, error) {
 	cwd, _ := os.Getwd()
 	inv := &ipc.Invocation{
 		Argv: argv, Cwd: cwd, Env: ipc.ForwardedEnv(os.Environ()), PID: os.Getpid(),
@@ -201,26 +217,18 @@ func runExec(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if e := ipc.CheckText(argv); e != nil {
 		// The daemon refuses these too (agent/server): the same command
 		// line must not behave differently with --no-agent.
-		fmt.Fprint(stderr, e.Render())
-		return ipc.ExitStatus(e.Code)
+		return commands.Result{}, e
 	}
 	// exec runs for one command: a plain logger on nothing; the user sees
 	// what matters on stderr.
 	c := core.New(buildinfo.Version, nil, nil)
 	a, err := authenticator()
 	if err != nil {
-		fmt.Fprint(stderr, ipc.Errorf(ipc.CodeUsage, "%v", err).Render())
-		return ipc.ExitUsage
+		return commands.Result{}, ipc.Errorf(ipc.CodeUsage, "%v", err)
 	}
 	c.Authenticator = a
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	t := &localTerm{in: stdin, out: stdout, err: stderr, inv: inv}
-	res, err := commands.Run(ctx, &commands.Env{Core: c, Mode: commands.ModeExec, Registry: commands.Registry()}, inv, t)
-	if err != nil {
-		e := ipc.AsError(err)
-		fmt.Fprint(stderr, e.Render())
-		return ipc.ExitStatus(e.Code)
-	}
-	return res.Status
+	return commands.Run(ctx, &commands.Env{Core: c, Mode: commands.ModeExec, Registry: commands.Registry()}, inv, t)
 }

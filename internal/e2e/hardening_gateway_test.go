@@ -184,3 +184,30 @@ func TestUnwritableLogsAreTold(t *testing.T) {
 		t.Errorf("%d audit lines after recovery, want 1", len(lines))
 	}
 }
+
+// A --no-agent run writes the audit line the agent writes for the same
+// command; before, such runs left no trace.
+func TestNoAgentRunsAreAudited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.mustRun("--no-agent", "racks")
+	if r := e.run("--no-agent", "racks", "extra"); r.Code != 2 {
+		t.Fatalf("usage error: %s", r)
+	}
+	if _, err := os.Stat(e.socket()); err == nil {
+		t.Error("--no-agent started an agent")
+	}
+	lines, raw := e.auditLines(t)
+	if len(lines) != 2 {
+		t.Fatalf("%d audit lines, want 2:\n%s", len(lines), raw)
+	}
+	for i, want := range []int{0, 2} {
+		l := lines[i]
+		if l.PID == 0 || l.Exe == "" || l.MFA != "none" || l.Exit != want || !strings.Contains(strings.Join(l.Command, " "), "racks") {
+			t.Errorf("line %d: %+v", i, l)
+		}
+	}
+	if lines[1].Error != "usage" {
+		t.Errorf("usage error recorded as %q", lines[1].Error)
+	}
+}
