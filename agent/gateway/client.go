@@ -139,6 +139,9 @@ func (e *APIError) words() string {
 }
 
 func (e *APIError) Error() string {
+	if e.Status == http.StatusTooManyRequests {
+		return fmt.Sprintf("gateway answered %s: %s; %s", StatusLine(e.Status), e.Text(), e.RetryText())
+	}
 	return fmt.Sprintf("gateway answered %s: %s", StatusLine(e.Status), e.Text())
 }
 

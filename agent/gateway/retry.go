@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -80,3 +81,31 @@ func (c *Client) wait(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// WaitText words a wait for a person, rounded up to the second: "20 s",
+// "1 min 30 s", "2 minutes".
+func WaitText(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%d s", max(s, 1))
+	case s%60 != 0:
+		return fmt.Sprintf("%d min %d s", s/60, s%60)
+	case s == 60:
+		return "1 minute"
+	default:
+		return fmt.Sprintf("%d minutes", s/60)
+	}
+}
+
+// retryText is what a 429 says about when to try again.
+func retryText(h http.Header, now time.Time) string {
+	if d, ok := RetryAfter(h, now); ok {
+		return "try again in " + WaitText(d)
+	}
+	return "try again in a moment"
+}
+
+// RetryText is what a 429 error says about when to try again: "try again
+// in 20 s", from its Retry-After, else "try again in a moment".
+func (e *APIError) RetryText() string { return retryText(e.Header, time.Now()) }

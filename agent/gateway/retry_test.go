@@ -106,3 +106,19 @@ func TestRetryAfter429(t *testing.T) {
 		})
 	}
 }
+
+func TestWaitText(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		0: "1 s", 1500 * time.Millisecond: "2 s", 20 * time.Second: "20 s", 60 * time.Second: "1 minute",
+		90 * time.Second: "1 min 30 s", 120 * time.Second: "2 minutes",
+	} {
+		if got := gateway.WaitText(d); got != want {
+			t.Errorf("WaitText(%v) = %q, want %q", d, got, want)
+		}
+	}
+	e := gateway.NewAPIError("POST", &gateway.Raw{Status: 429, Header: http.Header{"Retry-After": {"20"}}, Body: []byte("Too Many Requests")})
+	if got := e.Error(); got != "gateway answered 429 Too Many Requests: Too Many Requests; try again in 20 s" {
+		t.Errorf("Error() = %q", got)
+	}
+}

@@ -126,7 +126,7 @@ func TestRateLimitHonoursRetryAfter(t *testing.T) {
 	if r.Code == 0 {
 		t.Fatalf("a long 429 succeeded:\n%s", r)
 	}
-	contains(t, "long 429", r.Err, "rate limited by the gateway; try again in 30s")
+	contains(t, "long 429", r.Err, "rate limited by the gateway (HTTP 429); try again in 30 s")
 	if n := sb.requests(t)[route] - before; n != 1 {
 		t.Errorf("%d requests for a long 429, want 1", n)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -60,11 +59,7 @@ func GatewayErr(t *Target, err error) error {
 	case ae.Status == http.StatusTooManyRequests:
 		// A safe request was already retried once if the wait was short
 		// (gateway.Client.DoRaw); what is left is the user's to time.
-		when := "in a moment"
-		if d, ok := gateway.RetryAfter(ae.Header, time.Now()); ok {
-			when = "in " + (d + time.Second - 1).Truncate(time.Second).String()
-		}
-		return ipc.Wrap(ipc.CodeGateway, err, "rate limited by the gateway; try again %s", when)
+		return ipc.Wrap(ipc.CodeGateway, err, "rate limited by the gateway (HTTP 429); %s", ae.RetryText())
 	case ae.Status == http.StatusForbidden:
 		return ipc.Wrap(ipc.CodeForbidden, err, "%s", text)
 	case ae.Status == http.StatusNotFound:

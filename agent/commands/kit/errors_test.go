@@ -97,9 +97,10 @@ func TestGatewayErrRateLimitSaysWhen(t *testing.T) {
 			Body: []byte(`{"error":"rate limit exceeded","message":"too many authentication attempts, please try again later"}`)})
 	}
 	for ra, want := range map[string]string{
-		"30": "rate limited by the gateway; try again in 30s",
-		"90": "rate limited by the gateway; try again in 1m30s",
-		"":   "rate limited by the gateway; try again in a moment",
+		"30":  "rate limited by the gateway (HTTP 429); try again in 30 s",
+		"90":  "rate limited by the gateway (HTTP 429); try again in 1 min 30 s",
+		"120": "rate limited by the gateway (HTTP 429); try again in 2 minutes",
+		"":    "rate limited by the gateway (HTTP 429); try again in a moment",
 	} {
 		if got := ipc.AsError(GatewayErr(nil, limited(ra))); got.Code != ipc.CodeGateway || got.Message != want {
 			t.Errorf("Retry-After %q: %s %q, want %q", ra, got.Code, got.Message, want)
