@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
+	"github.com/rack-gateway/rack-gateway/agent/rackws"
 	"github.com/rack-gateway/rack-gateway/internal/faultproxy"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
@@ -330,6 +331,24 @@ func TestFaultsDropAStreamMidway(t *testing.T) {
 			t.Errorf("the gateway saw %d replayed TOTP steps", n)
 		}
 	})
+}
+
+// A websocket upgrade the gateway takes and never answers ends at the
+// handshake deadline, named as a stream that could not be opened.
+func TestFaultsStallAStreamUpgrade(t *testing.T) {
+	t.Parallel()
+	e, _, px := faultEnv(t)
+	px.Arm(faultproxy.Fault{Kind: faultproxy.Stall, Method: "GET", Path: "/api/v1/rack-proxy/apps/demo/logs"})
+	r := e.runLong("logs", "-a", "demo", "-f")
+	t.Logf("exit %d after %s: %s", r.Code, r.Took.Round(time.Millisecond), r.Err)
+	if r.Code != ipc.ExitError {
+		t.Errorf("exit %d, want %d\n%s", r.Code, ipc.ExitError, r)
+	}
+	inOrder(t, r.Err, "Error: cannot open a stream to the gateway at "+px.URL, "Check the gateway URL")
+	if r.Took > rackws.HandshakeTimeout+faultSlack {
+		t.Errorf("failed after %s, past the %s handshake deadline", r.Took.Round(time.Millisecond), rackws.HandshakeTimeout)
+	}
+	waitFor(t, "the agent to close the stalled upgrade", 5*time.Second, func() bool { return px.Held() == 0 })
 }
 
 // streamDials counts the upgrade requests for path the proxy saw.
