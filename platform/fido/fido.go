@@ -123,12 +123,18 @@ func (r *Request) Allows(id []byte) bool {
 // strings, so re-encoding it (e.g. adding padding) would fail verification. A
 // trailing slash on origin is dropped because browsers never send one.
 func ClientData(challenge, origin string) []byte {
+	return clientData("webauthn.get", challenge, origin)
+}
+
+// clientData is ClientData for either ceremony type ("webauthn.get" or
+// "webauthn.create").
+func clientData(typ, challenge, origin string) []byte {
 	cd := struct {
 		Type        string `json:"type"`
 		Challenge   string `json:"challenge"`
 		Origin      string `json:"origin"`
 		CrossOrigin bool   `json:"crossOrigin"`
-	}{"webauthn.get", challenge, strings.TrimSuffix(origin, "/"), false}
+	}{typ, challenge, strings.TrimSuffix(origin, "/"), false}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	// HTML escaping would turn '&' etc. into \u0026; harmless to a JSON
@@ -217,6 +223,11 @@ type Authenticator interface {
 	// ErrNoDevice, ErrNoCredential, ErrPINRequired, ErrPINInvalid,
 	// ErrPINBlocked, ErrCancelled, or others.
 	Assert(ctx context.Context, req Request) (*Assertion, error)
+	// MakeCredential creates a credential for enrolment (see
+	// CreationRequest). It honours ctx like Assert and returns errors
+	// matching ErrNoDevice, ErrCredentialExcluded, ErrPINRequired,
+	// ErrPINInvalid, ErrPINBlocked, ErrCancelled, or others.
+	MakeCredential(ctx context.Context, req CreationRequest) (*Credential, error)
 }
 
 // Prober is implemented by authenticators that can tell, without a touch or a
