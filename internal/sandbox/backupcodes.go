@@ -88,13 +88,15 @@ func backupCodesStatus(u *userRecord) backupCodesView {
 
 // BackupCodes returns the 10 backup codes issued to a seeded user, in issue
 // order, used ones included (each verifies once). It returns nil for users
-// without backup codes. The codes never appear on stdout.
+// without backup codes, and once a user's codes were replaced (regenerated,
+// or a TOTP enrolment started): new codes are random. The codes never
+// appear on stdout.
 func (s *Server) BackupCodes(email string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[email]
-	if !ok || len(u.backupCodes) == 0 {
-		return nil
+	if !ok || len(u.backupCodes) == 0 || u.manage.regenerated {
+		return nil // regenerated codes are random, shown only to the client
 	}
 	return derivedBackupCodes(email)
 }

@@ -187,6 +187,9 @@
 //	                                      → {"status":"enrolled","method_id":N}
 //	PUT  /_sandbox/users/{email}/preferred-method
 //	                                      body {"preferred_method":"totp"|"webauthn"|null}
+//	POST /_sandbox/users/{email}/trusted-devices
+//	                                      {"status":"trusted","id":N} (a browser that ticked
+//	                                        "trust this device")
 //	GET  /_sandbox/build-source?app=A&id=B  the source tarball build B of app A was built from
 //	POST /_sandbox/drop-websockets        {"status":"armed","pending":N}
 //	GET  /_sandbox/destructive-actions    {"allow":false}

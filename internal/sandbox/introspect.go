@@ -157,6 +157,10 @@ func (s *Server) serveUserKnob(w http.ResponseWriter, r *http.Request, email, ac
 		var id int64
 		id, err = s.enrollWebAuthn(email, e)
 		body = map[string]any{"status": "enrolled", "method_id": id}
+	case r.Method == http.MethodPost && action == "trusted-devices":
+		var id int64
+		id, err = s.TrustDevice(email)
+		body = map[string]any{"status": "trusted", "id": id}
 	case r.Method == http.MethodPut && action == "preferred-method":
 		var pref *string
 		if pref, err = decodePreferredMethod(r); err != nil {

@@ -106,30 +106,8 @@ func (s *Server) handleMFAStatus(w http.ResponseWriter, r *http.Request, p *prin
 		// The sandbox always has an RP ID and an origin.
 		WebAuthnAvailable: true,
 	}
-	if u.totpSecret != "" {
-		created := u.enrolledAt.UTC()
-		resp.Methods = append(resp.Methods, mfaMethodView{
-			ID: u.totpMethodID, Type: factorTOTP, Label: "Authenticator App",
-			CreatedAt: created, ConfirmedAt: &created, LastUsedAt: utcPtr(u.lastUsedAt),
-		})
-	}
-	if y := u.yubi; y != nil {
-		created := y.createdAt.UTC()
-		resp.Methods = append(resp.Methods, mfaMethodView{
-			ID: y.methodID, Type: "yubiotp", Label: "YubiKey",
-			CreatedAt: created, ConfirmedAt: &created, LastUsedAt: utcPtr(y.lastUsedAt),
-		})
-	}
-	for _, c := range u.webauthnCreds {
-		if hideBrowserOnly && !c.cliCapable {
-			continue
-		}
-		created := c.createdAt.UTC()
-		resp.Methods = append(resp.Methods, mfaMethodView{
-			ID: c.methodID, Type: factorWebAuthn, Label: c.label, CLICapable: c.cliCapable,
-			CreatedAt: created, ConfirmedAt: &created, LastUsedAt: utcPtr(c.lastUsedAt),
-		})
-	}
+	resp.Methods = methodViewsLocked(u, hideBrowserOnly)
+	resp.TrustedDevices = trustedDeviceViewsLocked(u)
 	resp.BackupCodes = backupCodesStatus(u)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
@@ -179,6 +157,7 @@ func (s *Server) completeVerificationLocked(sess *session, trustDevice bool) (ve
 	verifiedAt = s.now().UTC()
 	s.markVerifiedLocked(sess, verifiedAt)
 	if trustDevice {
+		s.trustDeviceLocked(sess)
 		sess.trustedDevice = true
 	}
 	return verifiedAt, verifiedAt.Add(s.window)

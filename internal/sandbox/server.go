@@ -151,6 +151,7 @@ func New(cfg Config) *Server {
 	s.seedAppSettings()
 	s.mu.Unlock()
 	s.routes = s.nativeRoutes()
+	s.addMFAManageRoutes(s.routes)
 	s.handler = s.transport(http.HandlerFunc(s.route))
 	return s
 }
@@ -280,7 +281,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	// Parameterised routes come after the exact ones so that, as in gin,
 	// GET /api-tokens/permissions is not taken for a token id.
 	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	for _, rt := range s.nativePatternRoutes() {
+	for _, rt := range append(s.nativePatternRoutes(), s.mfaManagePatternRoutes()...) {
 		if rt.method != r.Method {
 			continue
 		}

@@ -67,6 +67,8 @@ type userRecord struct {
 	backupCodes       []*backupCode
 	backupGeneratedAt *time.Time
 	preferredMethod   *string // "totp" or "webauthn"; nil when unset
+	// manage holds what MFA management added (mfa_manage.go).
+	manage mfaManage
 }
 
 // enrolled reports whether the user has at least one confirmed method.

@@ -114,8 +114,8 @@ func (s *Server) verifyCodeLocked(u *userRecord, code string) error {
 		return nil
 	}
 
-	if u.totpSecret != "" {
-		if step, ok := matchTOTPStep(u.totpSecret, code, now); ok {
+	for _, ref := range totpRefsLocked(u) {
+		if step, ok := matchTOTPStep(ref.secret, code, now); ok {
 			if u.consumedSteps[step] {
 				u.attempts = append(u.attempts, mfaAttempt{at: now, factor: factorTOTP, reason: "replay_detected"})
 				if err := s.lockIfNeededLocked(u, now); err != nil {
@@ -127,7 +127,7 @@ func (s *Server) verifyCodeLocked(u *userRecord, code string) error {
 			u.stepHistory = append(u.stepHistory, step)
 			u.attempts = append(u.attempts, mfaAttempt{at: now, factor: factorTOTP, success: true})
 			t := now
-			u.lastUsedAt = &t
+			*ref.lastUsed = &t
 			return nil
 		}
 	}
@@ -202,7 +202,13 @@ func (s *Server) observeSubmissionLocked(u *userRecord, code string) {
 	}
 	now := s.now()
 	u.pruneSteps(now)
-	step, ok := matchTOTPStep(u.totpSecret, strings.TrimSpace(code), now)
+	var step int64
+	ok := false
+	for _, ref := range totpRefsLocked(u) {
+		if step, ok = matchTOTPStep(ref.secret, strings.TrimSpace(code), now); ok {
+			break
+		}
+	}
 	if !ok {
 		return
 	}
