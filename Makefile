@@ -21,7 +21,7 @@ ifeq ($(wildcard /usr/include/fido.h),)
 export GOFLAGS := $(strip $(GOFLAGS) -tags=nofido)
 endif
 
-.PHONY: all build test test-short demo bench lint vet fmt cross dist install clean
+.PHONY: all build test test-short fuzz demo bench lint vet fmt cross dist install clean
 
 all: build
 
@@ -40,6 +40,13 @@ test:
 
 test-short:
 	$(GO) test -short ./...
+
+# Every fuzz target for FUZZTIME each, one after the other, one worker
+# (packaging/fuzz.sh finds the targets). make test already runs their seed
+# corpora as plain tests; this mutates them. A long run: FUZZTIME=6m.
+FUZZTIME ?= 10s
+fuzz:
+	@GO='$(GO)' bash packaging/fuzz.sh '$(FUZZTIME)'
 
 demo: build
 	@bash packaging/demo.sh $(BIN)
