@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzInvocation decodes arbitrary first messages of /v1/run as the agent
@@ -24,6 +25,9 @@ func FuzzInvocation(f *testing.F) {
 		`[]`,
 		`{"argv":["\u0000","\ud800"]}`,
 		`{"env":{"A":"1","A":"2"}}`,
+		`{"argv":["env","set","BIN=a\ufffd\ufffdb"],"argv_b64":["ZW52","c2V0","QklOPWH//mI="]}`,
+		`{"argv":[],"argv_b64":["!!"]}`,
+		`{"argv_b64":[]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -40,8 +44,24 @@ func FuzzInvocation(f *testing.F) {
 		if err := json.Unmarshal(b, &again); err != nil {
 			t.Fatalf("an encoded invocation does not decode: %v\n%s", err, b)
 		}
+		// "argv_b64": [] decodes to an empty list that omitempty does not
+		// write back; the CLI never sends one (SetArgv fills one entry per
+		// argument).
+		if inv.ArgvB64 != nil && len(inv.ArgvB64) == 0 {
+			inv.ArgvB64 = nil
+		}
 		if !reflect.DeepEqual(inv, again) {
 			t.Fatalf("round trip changed the invocation:\n%#v\n%#v", inv, again)
+		}
+		// The agent reads argv_b64 when there is one: exactly one argument
+		// per entry, or a bad_request.
+		n := len(inv.ArgvB64)
+		if err := inv.ArgvBytes(); err != nil {
+			if AsError(err).Code != CodeBadRequest {
+				t.Fatalf("ArgvBytes: %+v", err)
+			}
+		} else if inv.ArgvB64 != nil || (n > 0 && len(inv.Argv) != n) {
+			t.Fatalf("ArgvBytes left %d arguments from %d", len(inv.Argv), n)
 		}
 		// The CLI forwards only some variables; the filter keeps exactly
 		// those and never invents a value.
@@ -181,4 +201,57 @@ func fixedPoint(t *testing.T, data []byte, v any, fresh func() any) {
 	if !bytes.Equal(b, b2) {
 		t.Fatalf("%T is no fixed point:\n%s\n%s", v, b, b2)
 	}
+}
+
+// FuzzArgvBytes sends any command line, bytes and all, the way the CLI
+// does and reads it the way the agent does: to an agent with argv_b64 it
+// arrives exactly; to one without, it arrives exactly or the CLI refuses
+// it (CheckText), naming where and never showing the argument.
+func FuzzArgvBytes(f *testing.F) {
+	for _, s := range []string{
+		"env\x00set\x00BIN=a\xff\xfeb",
+		"apps",
+		"exec\x00web\x00--\x00printf\x00\x80",
+		"\xed\xa0\x80",      // an encoded surrogate: not UTF-8 for Go
+		"\xef\xbf\xbd",      // a real U+FFFD: valid, and must stay one
+		"a\x00\x00\xc3\x28", // empty arguments and a cut sequence
+		"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var argv []string
+		if s != "" {
+			argv = strings.Split(s, "\x00")
+		}
+		for _, exact := range []bool{true, false} {
+			var inv Invocation
+			inv.SetArgv(argv, exact)
+			b, err := json.Marshal(&inv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got Invocation
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := got.ArgvBytes(); err != nil {
+				t.Fatalf("the agent cannot read what the CLI sent: %v\n%s", err, b)
+			}
+			same := len(got.Argv) == len(argv)
+			for i := 0; same && i < len(argv); i++ {
+				same = got.Argv[i] == argv[i]
+			}
+			refused := CheckText(argv)
+			switch {
+			case exact && !same:
+				t.Fatalf("argv_b64 changed %q into %q", argv, got.Argv)
+			case !exact && !same && refused == nil:
+				t.Fatalf("%q arrived as %q, and CheckText let it through", argv, got.Argv)
+			}
+			if refused != nil && (refused.Code != CodeUsage || !utf8.ValidString(refused.Message) || !strings.HasPrefix(refused.Message, "argument ")) {
+				t.Fatalf("CheckText: %+v", refused)
+			}
+		}
+	})
 }
