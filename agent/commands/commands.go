@@ -9,6 +9,7 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/convox"
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/commands/mfa"
 	"github.com/rack-gateway/rack-gateway/agent/commands/native"
 	"github.com/rack-gateway/rack-gateway/agent/commands/session"
 	"github.com/rack-gateway/rack-gateway/agent/term"
@@ -34,6 +35,7 @@ func Registry() *kit.Registry {
 	session.Register(r)
 	convox.Register(r)
 	native.Register(r)
+	mfa.Register(r)
 	kit.RegisterCompletion(r)
 	return r
 }

@@ -92,6 +92,12 @@ var nativeRoutes = []route{
 	parse("POST", "/deploy-approval-requests/{}/reject", Always),
 	parse("POST", "/deploy-approval-requests/{}/extend", Always),
 	parse("PUT", "/auth/mfa/preferred-method", StepUp),
+	// MFA management (docs/gateway-protocol.md, "MFA enrolment and
+	// management"); enrolment itself is none.
+	parse("PUT", "/auth/mfa/methods/{}", StepUp),
+	parse("DELETE", "/auth/mfa/methods/{}", Always),
+	parse("POST", "/auth/mfa/backup-codes/regenerate", StepUp),
+	parse("DELETE", "/auth/mfa/trusted-devices/{}", StepUp),
 }
 
 // ProxyPrefix is where the rack proxy lives on the gateway.

@@ -23,6 +23,12 @@ func TestLevelOf(t *testing.T) {
 		{"POST", "/api/v1/deploy-approval-requests/u-1/approve", Always},
 		{"POST", "/api/v1/deploy-approval-requests", None},
 		{"POST", "/api/v1/auth/mfa/verify", None},
+		{"POST", "/api/v1/auth/mfa/enroll/totp/start", None},
+		{"POST", "/api/v1/auth/mfa/enroll/totp/confirm", None},
+		{"PUT", "/api/v1/auth/mfa/methods/7", StepUp},
+		{"DELETE", "/api/v1/auth/mfa/methods/7", Always},
+		{"POST", "/api/v1/auth/mfa/backup-codes/regenerate", StepUp},
+		{"DELETE", "/api/v1/auth/mfa/trusted-devices/3", StepUp},
 		{"GET", "/elsewhere", None},
 	}
 	for _, c := range cases {
