@@ -42,6 +42,11 @@
 //     GET …/{id}, POST …/{id}/approve, …/reject, …/extend (the last three
 //     "always" MFA), with the proxy's gating of deploy_with_approval
 //     tokens.
+//   - Administration (docs/gateway-protocol.md, "Sessions and
+//     administration", and admin.go): users, their sessions (a revoked
+//     one fails from its next request), lock and unlock, roles, global
+//     settings and the audit log with its CSV export; refused to API
+//     tokens, authorised before MFA is asked for.
 //   - The rack proxy (docs/gateway-protocol.md, "Rack proxy"): its
 //     allow-list, authentication, permissions, MFA and destructive-action
 //     policy, in front of an in-memory Convox rack (next section).
@@ -269,8 +274,11 @@
 //     {"error":"no such app: X"} (the real gateway relays a rack failure);
 //     PUT creates a release but does not promote it.
 //   - The rack's own simplifications are listed in package convoxfake.
-//     The deploy-approval GitHub checks, audit logs and the build
-//     image-pattern validation are not implemented.
+//     The deploy-approval GitHub checks and the build image-pattern
+//     validation are not implemented. The audit log holds the
+//     administration actions only (not every proxied request), one row
+//     per event (event_count 1, no hashes); sessions carry no IP address
+//     or user agent.
 //   - The client IP used by the rate limiter is the connection's address;
 //     X-Forwarded-For is ignored because every sandbox client is local.
 //   - The unlock knob also forgets the user's MFA attempt rows, so a test

@@ -74,6 +74,7 @@ type Server struct {
 	approvals     []*deployApproval       // deploy approval requests, creation order
 	faults        []*Fault                // armed injected faults, oldest first
 	appSettings   map[string]*appSettings // by app name; see appsettings.go
+	admin         adminState              // users, roles, audit log; see admin.go
 
 	// Deploy-approval settings: deploy_approvals_enabled and
 	// deploy_approval_window_minutes.
@@ -281,7 +282,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	// Parameterised routes come after the exact ones so that, as in gin,
 	// GET /api-tokens/permissions is not taken for a token id.
 	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	for _, rt := range append(s.nativePatternRoutes(), s.mfaManagePatternRoutes()...) {
+	routes := append(append(s.nativePatternRoutes(), s.mfaManagePatternRoutes()...), s.adminPatternRoutes()...)
+	for _, rt := range routes {
 		if rt.method != r.Method {
 			continue
 		}
