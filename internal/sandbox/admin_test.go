@@ -180,7 +180,7 @@ func TestAdminAuditLog(t *testing.T) {
 	rec := e.do(req{method: "GET", path: "/api/v1/audit-logs?limit=2", header: bearer(adm)})
 	wantStatus(t, rec, http.StatusOK)
 	var page struct {
-		Logs []auditRow `json:"logs"`
+		Logs               []auditRow `json:"logs"`
 		Total, Page, Limit int
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
