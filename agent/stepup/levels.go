@@ -98,6 +98,17 @@ var nativeRoutes = []route{
 	parse("DELETE", "/auth/mfa/methods/{}", Always),
 	parse("POST", "/auth/mfa/backup-codes/regenerate", StepUp),
 	parse("DELETE", "/auth/mfa/trusted-devices/{}", StepUp),
+	// Users and sessions (docs/gateway-protocol.md, "Sessions and
+	// administration"): gateway:user:create/update/delete are always,
+	// revoking one's own sessions included; the name alone is step-up.
+	parse("POST", "/users", Always),
+	parse("PUT", "/users/{}", Always),
+	parse("DELETE", "/users/{}", Always),
+	parse("PUT", "/users/{}/name", StepUp),
+	parse("POST", "/users/{}/lock", Always),
+	parse("POST", "/users/{}/unlock", Always),
+	parse("POST", "/users/{}/sessions/{}/revoke", Always),
+	parse("POST", "/users/{}/sessions/revoke_all", Always),
 }
 
 // ProxyPrefix is where the rack proxy lives on the gateway.

@@ -29,6 +29,11 @@ func TestLevelOf(t *testing.T) {
 		{"DELETE", "/api/v1/auth/mfa/methods/7", Always},
 		{"POST", "/api/v1/auth/mfa/backup-codes/regenerate", StepUp},
 		{"DELETE", "/api/v1/auth/mfa/trusted-devices/3", StepUp},
+		{"POST", "/api/v1/users", Always},
+		{"GET", "/api/v1/users/a@example.com/sessions", None},
+		{"POST", "/api/v1/users/a@example.com/sessions/3/revoke", Always},
+		{"POST", "/api/v1/users/a@example.com/sessions/revoke_all", Always},
+		{"GET", "/api/v1/audit-logs?limit=5", None},
 		{"GET", "/elsewhere", None},
 	}
 	for _, c := range cases {
