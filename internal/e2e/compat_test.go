@@ -329,11 +329,44 @@ func TestCompatCoverage(t *testing.T) {
 			t.Errorf("compatExempt names %q, which is not a command", n)
 		}
 	}
-	t.Logf("%d commands, %d covered by table rows, %d exempt", len(reg.Names()), len(reg.Names())-len(missing)-len(compatExempt), len(compatExempt))
+	rows := 0
+	for _, n := range covered {
+		rows += n
+	}
+	t.Logf("%d commands, %d covered by %d table rows, %d exempt", len(reg.Names()), len(reg.Names())-len(missing)-len(compatExempt), rows, len(compatExempt))
 	if len(missing) > 0 {
 		t.Errorf("commands without a row in %s/*.txt (add one, or an entry in compatExempt with the reason):\n  %s",
 			compatDir, strings.Join(missing, "\n  "))
 	}
+	var absent []string
+	for _, n := range upstreamCommands {
+		if reg.Get(n) == nil {
+			absent = append(absent, n)
+		}
+	}
+	if len(absent) > 0 {
+		t.Errorf("upstream commands this CLI lacks (a drop-in has every one):\n  %s", strings.Join(absent, "\n  "))
+	}
+}
+
+// upstreamCommands are the upstream CLI's commands and subcommands (its
+// command tree, as its public source builds it). Words that only group
+// subcommands (api-token, deploy-approval) are not commands of their own.
+var upstreamCommands = []string{
+	"login", "logout", "switch", "racks", "version", "gateway", "web", "completion", "test-auth",
+	"api-token list", "api-token get", "api-token create", "api-token delete",
+	"deploy-approval list", "deploy-approval show", "deploy-approval request", "deploy-approval approve", "deploy-approval wait",
+	"apps", "apps create", "apps delete", "apps info", "apps cancel", "apps lock", "apps unlock", "apps params", "apps params set",
+	"build", "builds", "builds info", "builds export", "builds import", "builds logs", "deploy",
+	"releases", "releases info", "releases promote", "releases rollback",
+	"ps", "ps info", "ps stop", "exec", "run", "restart", "scale",
+	"env", "env edit", "env get", "env set", "env unset",
+	"logs",
+	"rack", "rack info", "rack logs", "rack params", "rack params set", "rack ps", "rack releases", "rack scale", "rack update",
+	"instances", "instances keyroll", "instances terminate",
+	"resources", "resources info", "resources url", "resources export",
+	"certs", "certs delete", "certs generate", "certs import",
+	"registries", "registries add", "registries remove",
 }
 
 // compatCommandOf names the command a row's line runs: its longest run of
