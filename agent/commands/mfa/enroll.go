@@ -112,10 +112,20 @@ func (o *enrollTOTPOptions) run(ctx context.Context, x *kit.Ctx) (err error) {
 	}
 	fmt.Fprintf(x.Out, "Authenticator app %q enrolled (method %d).\n", label, st.MethodID)
 	if left := time.Until(res.RecentStepUpExpiresAt); left > 0 {
-		x.Progress("MFA verified: the step-up window is open for %s.", left.Round(time.Second))
+		x.Progress("MFA verified: the step-up window is open for %s.", minutes(left))
 	}
 	printBackupCodes(x, st.BackupCodes, "Backup codes (every earlier one no longer works):")
 	return nil
+}
+
+// minutes words a window's length as people say it.
+func minutes(d time.Duration) string {
+	switch m := int(d.Round(time.Minute).Minutes()); {
+	case d < 90*time.Second:
+		return fmt.Sprintf("%d seconds", int(d.Round(time.Second).Seconds()))
+	default:
+		return fmt.Sprintf("%d minutes", m)
+	}
 }
 
 // showSecret draws the QR code (or writes the PNG) and prints the secret
