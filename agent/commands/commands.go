@@ -7,6 +7,7 @@ package commands
 import (
 	"context"
 
+	"github.com/rack-gateway/rack-gateway/agent/commands/admin"
 	"github.com/rack-gateway/rack-gateway/agent/commands/convox"
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/commands/mfa"
@@ -36,6 +37,7 @@ func Registry() *kit.Registry {
 	convox.Register(r)
 	native.Register(r)
 	mfa.Register(r)
+	admin.Register(r)
 	kit.RegisterCompletion(r)
 	return r
 }

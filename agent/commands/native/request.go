@@ -67,3 +67,18 @@ func decode(raw *gateway.Raw, out any) error {
 	}
 	return nil
 }
+
+// Call, GetJSON and Decode are call, getJSON and decode for the other
+// command packages of the native API (agent/commands/admin), so every
+// native request is sent and judged one way.
+func Call(ctx context.Context, x *kit.Ctx, t *kit.Target, method, path string, body any) (*gateway.Raw, error) {
+	return call(ctx, x, t, method, path, body)
+}
+
+// GetJSON fetches path (relative to /api/v1) and decodes the answer.
+func GetJSON(ctx context.Context, x *kit.Ctx, t *kit.Target, path string, out any) (*gateway.Raw, error) {
+	return getJSON(ctx, x, t, path, out)
+}
+
+// Decode reads a success body into out.
+func Decode(raw *gateway.Raw, out any) error { return decode(raw, out) }
