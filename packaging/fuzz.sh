@@ -44,7 +44,7 @@ start=$SECONDS
 for t in "${targets[@]}"; do
 	read -r d name <<<"$t"
 	t0=$SECONDS
-	if "$go" test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel 1 "$d" >"$log" 2>&1; then
+	if "$go" test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 3s -parallel 1 "$d" >"$log" 2>&1; then
 		status=ok
 	else
 		status=FAIL

@@ -113,7 +113,14 @@ type APIError struct {
 // Text is what the server meant to tell the user: message, else error, else
 // the raw body. A rack-proxy answer shows its "error" member only, as the
 // Convox CLI does. It is always fit for a terminal (see SafeText).
-func (e *APIError) Text() string { return SafeText(e.words()) }
+func (e *APIError) Text() string {
+	// A server text of only blanks or control characters cleans to nothing,
+	// which would leave the user a bare "Error: "; the status says more.
+	if t := SafeText(e.words()); t != "" {
+		return t
+	}
+	return StatusLine(e.Status)
+}
 
 func (e *APIError) words() string {
 	if e.Convox {

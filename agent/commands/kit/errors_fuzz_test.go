@@ -24,7 +24,7 @@ func FuzzGatewayErr(f *testing.F) {
 		`{"error":"forbidden","message":"You do not have permission"}`,
 		`{"error":"app not found"}`,
 		`{"Error":"\u001b]0;owned\u0007"}`,
-		`{"message":"` + strings.Repeat("A", 20<<10) + `"}`,
+		`{"message":"` + strings.Repeat("A", 3<<10) + `"}`,
 		`<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503</h1></center></body></html>`,
 		`<!-- nothing -->`,
 		"MFA required\n",
