@@ -53,10 +53,31 @@ type Config struct {
 	// WebAuthnPINCacheSeconds keeps a security key's PIN in agent memory
 	// this long (0, the default: ask every time). Ours, not upstream's.
 	WebAuthnPINCacheSeconds int `json:"webauthn_pin_cache_seconds,omitempty"`
+	// StepUpNoticeSeconds is how close to its end a rack's step-up window
+	// must be for a command to say so (see StepUpNotice). A pointer, so
+	// that 0 (off) differs from absent (the default). Ours, not upstream's.
+	StepUpNoticeSeconds *int `json:"stepup_notice_seconds,omitempty"`
 
 	extra map[string]json.RawMessage
 	// notices are what Load repaired in the file, for the user to read.
 	notices []string
+}
+
+// DefaultStepUpNotice is the renewal notice's lead time when the config
+// does not set stepup_notice_seconds.
+const DefaultStepUpNotice = 60 * time.Second
+
+// StepUpNotice is how long before a step-up window ends a command prints
+// "Step-up window for RACK expires in 48s": stepup_notice_seconds, 60 s
+// when absent, 0 (or less) when the notice is turned off.
+func (c Config) StepUpNotice() time.Duration {
+	if c.StepUpNoticeSeconds == nil {
+		return DefaultStepUpNotice
+	}
+	if *c.StepUpNoticeSeconds <= 0 {
+		return 0
+	}
+	return time.Duration(*c.StepUpNoticeSeconds) * time.Second
 }
 
 // Notices says what Load changed in the file on its own (an empty rack
@@ -159,7 +180,7 @@ func (c *Config) decode(data []byte, tokens map[string]string) error {
 	return nil
 }
 
-var knownConfigKeys = []string{"current", "gateways", "machine_id", "mfa_preference", "notification_sound", "sound_volume", "all_racks_exclude", "webauthn_pin_cache_seconds"}
+var knownConfigKeys = []string{"current", "gateways", "machine_id", "mfa_preference", "notification_sound", "sound_volume", "all_racks_exclude", "webauthn_pin_cache_seconds", "stepup_notice_seconds"}
 
 // "token" is known so that it is dropped, never written back. Keys match in
 // any case, as Go's decoder matches them to fields: "URL" is the url, and
