@@ -10,6 +10,7 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/ledger"
+	"github.com/rack-gateway/rack-gateway/agent/term"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -72,6 +73,11 @@ type Request struct {
 	// Used, when set, is told how the need was met: "reused" (a fresh
 	// window), "prompted", "code" (--mfa-code) or "proof" (always-level).
 	Used func(how string)
+	// Spin, when set, shows a live line while this terminal waits for
+	// another one's prompt (text is called on every redraw, with the time
+	// waited) and returns the function that ends it, leaving final as an
+	// ordinary line. Nil (stderr is not a terminal): one line is said.
+	Spin func(text func(waited time.Duration) string) (stop func(final string))
 }
 
 func (r Request) used(how string) {
@@ -156,6 +162,10 @@ type window struct {
 	opens  uint64
 	holder string        // who holds the guard, for waiting terminals
 	guard  chan struct{} // one terminal at a time may verify
+	// noticed is the expiry of the window whose end was announced
+	// (Notice), so each window is announced once, whichever terminals
+	// run commands in its last minute.
+	noticed time.Time
 }
 
 func (e *Engine) win(key string) *window {
@@ -272,6 +282,7 @@ func (e *Engine) Forget(key string) {
 	w := e.winLocked(key)
 	w.expires, w.length, w.verified, w.known = time.Time{}, 0, time.Time{}, false
 	w.method, w.openedBy, w.status = "", "", nil
+	w.noticed = time.Time{}
 	w.gen++
 	info := infoLocked(w)
 	e.mu.Unlock()
@@ -302,6 +313,26 @@ func (e *Engine) Fresh(key string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.freshLocked(e.winLocked(key))
+}
+
+// Notice reports whether a command should announce that the session's
+// window ends soon: it is open, known, and has at most within left. It
+// says yes once per window (the first caller's answer marks it), so of
+// all the commands run in a window's last minute only the first says so.
+// A window opened later (a new expiry) is announced again.
+func (e *Engine) Notice(key string, within time.Duration) (left time.Duration, ok bool) {
+	if within <= 0 {
+		return 0, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w := e.winLocked(key)
+	left = w.expires.Sub(e.Now())
+	if !w.known || w.expires.IsZero() || left <= 0 || left > within || w.noticed.Equal(w.expires) {
+		return 0, false
+	}
+	w.noticed = w.expires
+	return left, true
 }
 
 // screen is what the engine says on one terminal during one decision: the
@@ -344,18 +375,37 @@ func (e *Engine) acquire(ctx context.Context, w *window, sc *screen, r Request) 
 		return false, nil
 	default:
 	}
-	e.mu.Lock()
-	holder := w.holder
-	e.mu.Unlock()
-	if holder == "" {
-		holder = "another command"
+	holder := func() string {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if w.holder == "" {
+			return "another command"
+		}
+		return w.holder
 	}
-	sc.say("Waiting for MFA verification in another terminal (%s)...", holder)
+	line := "Waiting for MFA verification in another terminal (" + holder() + ")..."
+	stop := func() {}
+	if r.Spin == nil {
+		sc.say("%s", line)
+	} else {
+		// The holder's prompt and how long it has been waiting, redrawn;
+		// the holder is read again each time, as it may change hands.
+		// Lock order: the spinner's own lock, then e.mu, never the other
+		// way round (the engine never calls the spinner under e.mu).
+		sc.breakLine()
+		start := e.Now()
+		end := r.Spin(func(waited time.Duration) string {
+			return "Waiting for MFA verification in another terminal (" + holder() + ")... " + term.Wait(waited)
+		})
+		stop = func() { end(line + " " + term.Wait(e.Now().Sub(start))) }
+	}
 	select {
 	case w.guard <- struct{}{}:
+		stop()
 		e.setHolder(w, r)
 		return true, nil
 	case <-ctx.Done():
+		stop()
 		return true, ipc.Interrupted("interrupted while waiting for MFA in another terminal")
 	}
 }
