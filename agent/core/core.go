@@ -41,6 +41,8 @@ type Core struct {
 	Prompts Prompts
 	// StatusPath is the status file for shell prompts ("" to disable).
 	StatusPath string
+	// Seen is what the last commands saw of each rack, for completion.
+	Seen Seen
 
 	statusMu sync.Mutex
 	watch    *watcher

@@ -72,6 +72,8 @@ type Ctx struct {
 	StepsToStderr bool
 	// result is what the command tells its host (see Run).
 	result Result
+	// noticed: the window's end was considered once (see stepUpNotice).
+	noticed bool
 }
 
 // Getenv reads the caller's environment, never the agent's own: the agent
@@ -168,6 +170,7 @@ func (x *Ctx) ResolveRack() (*Target, error) {
 		return nil, ipc.Errorf(ipc.CodeNotFound, "rack %s is not configured", name).
 			WithHint("Run: rack-gateway login %s <gateway-url>  (or 'rack-gateway racks' to list racks)", name)
 	}
+	x.stepUpNotice(t)
 	return t, nil
 }
 

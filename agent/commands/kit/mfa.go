@@ -75,6 +75,7 @@ func (x *Ctx) MFARequest(ctx context.Context, t *Target) stepup.Request {
 		MFACode: x.G.MFACode, Method: x.G.MFAMethod, Preference: pref,
 		Assert: x.Asserter(ctx, t),
 		Used:   x.MFAUsed,
+		Spin:   x.spinFunc(),
 	}
 }
 
@@ -86,7 +87,7 @@ func (x *Ctx) Call(ctx context.Context, t *Target, req gateway.Request) (*gatewa
 	}
 	req.Token = tok
 	gw := x.Core.Gateway(t.URL)
-	return x.WithMFA(ctx, t, tok, req.Method, req.Path, func(mfa http.Header) (*gateway.Raw, error) {
+	raw, err := x.WithMFA(ctx, t, tok, req.Method, req.Path, func(mfa http.Header) (*gateway.Raw, error) {
 		sent := req
 		if len(mfa) > 0 {
 			sent.Header = cloneHeader(req.Header)
@@ -96,6 +97,10 @@ func (x *Ctx) Call(ctx context.Context, t *Target, req gateway.Request) (*gatewa
 		}
 		return gw.DoRaw(ctx, sent)
 	})
+	if err == nil {
+		x.noteSeen(t, req, raw)
+	}
+	return raw, err
 }
 
 // SendFunc sends a request once, with extra MFA headers (nil for none).

@@ -28,7 +28,7 @@ func Register(r *kit.Registry) {
 	})
 	registerEnroll(r)
 	registerMethods(r)
-	// `mfa renew` (renew.go, registerRenew) is added here by its own file.
+	registerRenew(r)
 }
 
 // verb is one command's options: bound to a flag set, then run with the
