@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/term"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -29,9 +30,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// spinSleep is sleep with the spinner shown (on a terminal) while it
+// lasts, so the wait is visibly alive and nothing else is drawn over.
+func spinSleep(ctx context.Context, sp *term.Spinner, d time.Duration) error {
+	sp.Show()
+	defer sp.Hide()
+	return sleep(ctx, d)
+}
+
+// waitSpinner is the live line of a wait that gives up at deadline.
+func waitSpinner(x *kit.Ctx, what string, deadline time.Time) *term.Spinner {
+	return x.Spinner(func(waited time.Duration) string {
+		return fmt.Sprintf("%s (%s; gives up in %s)...", what, term.Wait(waited), term.Wait(time.Until(deadline)))
+	})
+}
+
 // waitDecision polls one request until it is decided or timeout passes.
 func waitDecision(ctx context.Context, x *kit.Ctx, t *kit.Target, id string, interval, timeout time.Duration) (*approval, error) {
 	deadline := time.Now().Add(timeout)
+	sp := waitSpinner(x, "Waiting for approval of "+id, deadline)
 	last := ""
 	for {
 		var r approval
@@ -49,7 +66,7 @@ func waitDecision(ctx context.Context, x *kit.Ctx, t *kit.Target, id string, int
 		if time.Now().After(deadline) {
 			return nil, ipc.Errorf(ipc.CodeGateway, "timed out waiting for approval")
 		}
-		if err := sleep(ctx, interval); err != nil {
+		if err := spinSleep(ctx, sp, interval); err != nil {
 			return nil, err
 		}
 	}
@@ -208,6 +225,7 @@ func (o *waitOptions) run(ctx context.Context, x *kit.Ctx) error {
 	// found approved; the wait ends when every rack has one.
 	handled := map[*kit.Target]*approval{}
 	deadline := time.Now().Add(timeout)
+	sp := waitSpinner(x, "Waiting for a pending deploy approval request", deadline)
 	for {
 		for _, t := range ts {
 			if handled[t] != nil {
@@ -244,7 +262,7 @@ func (o *waitOptions) run(ctx context.Context, x *kit.Ctx) error {
 		if time.Now().After(deadline) {
 			return ipc.Errorf(ipc.CodeGateway, "timed out waiting for a deploy approval request (%s)", filter)
 		}
-		if err := sleep(ctx, interval); err != nil {
+		if err := spinSleep(ctx, sp, interval); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/ledger"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
+	"github.com/rack-gateway/rack-gateway/agent/term"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/platform/paths"
 )
@@ -242,6 +243,12 @@ func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.
 	}
 	tick := time.NewTicker(loginPollInterval)
 	defer tick.Stop()
+	// On a terminal the wait is a live line with the time left, shown
+	// between polls and never while the code prompt is up; elsewhere it is
+	// the one line below.
+	wait := x.Spinner(func(time.Duration) string {
+		return fmt.Sprintf("Waiting for login to complete in your browser (%s left; Ctrl-C to cancel)...", term.Wait(time.Until(deadline)))
+	})
 	for {
 		// Before the code exchange the prompt would only be refused, so it
 		// waits for the probe (loginLeg) to tell the exchange happened. The
@@ -267,7 +274,7 @@ func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.
 			return res, nil
 		case err == nil:
 			netFailures = 0
-			if !said && urlShown {
+			if !said && urlShown && wait == nil {
 				x.Progress("Waiting for login to complete in your browser (up to %s; Ctrl-C to cancel)...", loginTimeout)
 			}
 			said = true
@@ -301,11 +308,16 @@ func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.
 			return nil, ipc.Errorf(ipc.CodeGateway, "login timed out after %s waiting for the browser", loginTimeout).
 				WithHint("Run the login again and finish signing in within two minutes.")
 		}
+		if !started {
+			wait.Show()
+		}
 		select {
 		case <-ctx.Done():
+			wait.Hide()
 			return nil, ipc.Interrupted("login cancelled")
 		case <-tick.C:
 		}
+		wait.Hide()
 	}
 }
 
