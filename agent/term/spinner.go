@@ -131,6 +131,19 @@ func (s *Spinner) Show() {
 	}()
 }
 
+// Redraw draws the line now, between ticks, when it is shown: for a text
+// that just changed (an upload's bar moved).
+func (s *Spinner) Redraw() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stop != nil {
+		s.drawLocked()
+	}
+}
+
 // Hide stops the redraws and erases the line, leaving the cursor at its
 // start for whatever is printed next. Hiding a hidden spinner does
 // nothing.

@@ -100,9 +100,11 @@ func TestSpinnerColourAndWidth(t *testing.T) {
 		Color: true, Width: 13,
 		NewTicker: func(time.Duration) Ticker { return newHandTicker() },
 	})
+	sp.Redraw() // hidden: nothing
 	sp.Show()
+	sp.Redraw()
 	sp.Hide()
-	if got, want := out.String(), "\r\x1b[K\x1b[36m⠋\x1b[0m Uploading…\r\x1b[K"; got != want {
+	if got, want := out.String(), "\r\x1b[K\x1b[36m⠋\x1b[0m Uploading…\r\x1b[K\x1b[36m⠙\x1b[0m Uploading…\r\x1b[K"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }

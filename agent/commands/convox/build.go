@@ -15,12 +15,14 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/rack"
+	"github.com/rack-gateway/rack-gateway/agent/term"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
@@ -161,7 +163,7 @@ func runBuild(ctx context.Context, x *kit.Ctx, o *buildOptions, deploy bool) err
 // follow the output, wait for the end. It returns the finished build.
 func buildApp(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, app, dir string, o *buildOptions, dockerfile []byte, out io.Writer) (*rack.Build, error) {
 	var tgz []byte
-	if err := runStep(x, "Packaging source", func() (string, error) {
+	pack := func() (string, error) {
 		var err error
 		if tgz, err = tarball(dir); err == nil && dockerfile != nil {
 			tgz, err = withDockerfile(tgz, dockerfile)
@@ -170,7 +172,17 @@ func buildApp(ctx context.Context, x *kit.Ctx, c *rack.Client, t *kit.Target, ap
 			return "", ipc.Errorf(ipc.CodeInternal, "cannot package %s: %v", dir, err)
 		}
 		return "", nil
-	}); err != nil {
+	}
+	if sp := x.Spinner(func(d time.Duration) string { return "Packaging source... " + term.Wait(d) }); sp != nil {
+		// On a terminal the packaging spins on stderr first; the step
+		// line (stdout, upstream's) follows whole, as after the upload
+		// bar, so the two never draw over each other.
+		sp.Show()
+		_, perr := pack()
+		sp.Hide()
+		pack = func() (string, error) { return "", perr }
+	}
+	if err := runStep(x, "Packaging source", pack); err != nil {
 		return nil, err
 	}
 	obj, err := upload(ctx, x, c, app, tgz)
@@ -247,7 +259,13 @@ func upload(ctx context.Context, x *kit.Ctx, c *rack.Client, app string, tgz []b
 		return "", ipc.Errorf(ipc.CodeInternal, "%v", err)
 	}
 	name := hex.EncodeToString(rnd) + ".tgz"
-	if !x.Term.TTY().Stderr {
+	// On a terminal the line is redrawn in place as a bar with a spinner
+	// (which keeps turning while the gateway holds the last byte); it
+	// ends as the plain "Uploading source... OK" a log would show.
+	var sent, total atomic.Int64
+	total.Store(int64(len(tgz)))
+	sp := x.Spinner(func(time.Duration) string { return "Uploading source... " + bar(sent.Load(), total.Load()) })
+	if sp == nil {
 		var u string
 		err := runStepInline(x, "Uploading source", func() (string, error) {
 			var err error
@@ -256,14 +274,14 @@ func upload(ctx context.Context, x *kit.Ctx, c *rack.Client, app string, tgz []b
 		})
 		return u, err
 	}
-	// On a terminal the line is redrawn in place as a bar; it ends as
-	// the plain "Uploading source... OK" a log would show.
-	bar := func(done, total int64) {
-		fmt.Fprintf(x.Err, "\r\x1b[KUploading source... %s", bar(done, total))
-	}
-	u, err := c.ObjectUpload(ctx, app, name, tgz, bar)
+	sp.Show()
+	u, err := c.ObjectUpload(ctx, app, name, tgz, func(done, all int64) {
+		sent.Store(done)
+		total.Store(all)
+		sp.Redraw()
+	})
 	// The bar was ours (stderr); the step line is upstream's (stdout).
-	fmt.Fprint(x.Err, "\r\x1b[K")
+	sp.Hide()
 	if err != nil {
 		// Left open, as upstream leaves it: the error ends the line.
 		fmt.Fprint(stepOut(x), "Uploading source... ")
