@@ -11,6 +11,7 @@ import (
 
 	"github.com/rack-gateway/rack-gateway/agent/audit"
 	"github.com/rack-gateway/rack-gateway/agent/commands"
+	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/internal/grammar"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -68,13 +69,22 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	exe := audit.ExeOf(pid)
 	start := time.Now()
 	cmd := commandWord(inv.Argv)
-	s.Core.Events.Publish(events.Event{Type: events.CommandStarted, Command: cmd, PID: inv.PID})
+	// A shell's <TAB> (kit.CompleteCommand) is no command of the user's:
+	// it is neither announced nor audited, and the CLI shows none of its
+	// stderr, so a one-time warning is kept for the next real command.
+	quiet := kit.IsComplete(inv.Argv)
+	if !quiet {
+		s.Core.Events.Publish(events.Event{Type: events.CommandStarted, Command: cmd, PID: inv.PID})
+	}
 	if line := s.cliOlder(r, inv); line != "" {
 		_, _ = io.WriteString(t.Stderr(), line)
 	}
 	// A log that failed since the last command is told here, once: the
 	// user reads stderr, nobody reads the logs as they are written.
 	for _, h := range []*audit.Health{s.LogHealth, s.Audit.Health()} {
+		if quiet {
+			break
+		}
 		if w := h.TakeWarning(); w != "" {
 			_, _ = io.WriteString(t.Stderr(), w+"\n")
 		}
@@ -92,10 +102,12 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		exit.Status = ipc.ExitStatus(exit.Error.Code)
 	}
 	code := exit.Status
-	s.Core.Events.Publish(events.Event{Type: events.CommandFinished, Command: cmd, PID: inv.PID, Exit: &code, Rack: res.Rack})
+	if !quiet {
+		s.Core.Events.Publish(events.Event{Type: events.CommandFinished, Command: cmd, PID: inv.PID, Exit: &code, Rack: res.Rack})
+	}
 	s.Log.Info("run", "cmd", cmd, "caller_pid", inv.PID, "peer_pid", peer.PID,
 		"status", exit.Status, "code", codeOf(exit.Error), "ms", time.Since(start).Milliseconds())
-	if s.Audit != nil {
+	if s.Audit != nil && !quiet {
 		mfa := res.MFA
 		if mfa == "" {
 			mfa = audit.MFANone

@@ -4,17 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
-
-	"github.com/spf13/pflag"
 )
 
-// completion: shell completion scripts built from the command registry, so
-// they always list the commands and flags this build really has.
+// completion: the shell completion scripts. They hold no list of their
+// own: every <TAB> asks the program (`rack-gateway __complete WORDS...
+// CURRENT`, complete.go), so they always offer the commands and flags of
+// the build that answers, the racks of the config and the names the
+// agent has seen.
 
-// RegisterCompletion adds the completion command, whose scripts are built
-// from the registry the command runs with.
+// RegisterCompletion adds the completion command.
 func RegisterCompletion(r *Registry) {
 	r.Add(&Command{
 		Name: "completion", Usage: "completion bash|zsh|fish|powershell", MinArgs: 1, MaxArgs: 1,
@@ -30,55 +28,6 @@ func RegisterCompletion(r *Registry) {
 	})
 }
 
-// complTree is the registry as completion sees it.
-type complTree struct {
-	top    []string            // first words, sorted
-	subs   map[string][]string // group → second words
-	flags  map[string][]string // full command name → its flags
-	short  map[string]string   // first word or full name → description
-	global []string
-}
-
-func buildTree(r *Registry) complTree {
-	tr := complTree{subs: map[string][]string{}, flags: map[string][]string{}, short: map[string]string{}}
-	seen := map[string]bool{}
-	names := make([]string, 0, len(r.cmds))
-	for n := range r.cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		c := r.cmds[n]
-		first, second, group := strings.Cut(n, " ")
-		if !seen[first] {
-			seen[first] = true
-			tr.top = append(tr.top, first)
-		}
-		if group {
-			tr.subs[first] = append(tr.subs[first], second)
-		} else {
-			tr.short[first] = c.Short
-		}
-		tr.short[n] = c.Short
-		fs := pflag.NewFlagSet(n, pflag.ContinueOnError)
-		c.DefineFlags(fs)
-		tr.flags[n] = flagNames(fs)
-	}
-	tr.global = append(flagNames(GlobalFlagSet()), "--help", "-h")
-	return tr
-}
-
-func flagNames(fs *pflag.FlagSet) []string {
-	var out []string
-	fs.VisitAll(func(f *pflag.Flag) {
-		out = append(out, "--"+f.Name)
-		if f.Shorthand != "" {
-			out = append(out, "-"+f.Shorthand)
-		}
-	})
-	return out
-}
-
 func runCompletion(_ context.Context, x *Ctx) error {
 	if err := WriteCompletion(x.Out, x.Env.Registry, x.Args[0]); err != nil {
 		return UsageErr(x.Cmd, "%v", err)
@@ -86,99 +35,16 @@ func runCompletion(_ context.Context, x *Ctx) error {
 	return nil
 }
 
-// WriteCompletion writes the completion script for shell, built from r:
-// what `rack-gateway completion SHELL` prints.
-func WriteCompletion(w io.Writer, r *Registry, shell string) error {
-	tr := buildTree(r)
-	switch shell {
-	case "bash":
-		bash(w, tr)
-	case "zsh":
-		zsh(w, tr)
-	case "fish":
-		fish(w, tr)
-	case "powershell":
-		powerShell(w, tr)
-	default:
+// WriteCompletion writes the completion script for shell: what
+// `rack-gateway completion SHELL` prints. The script is the same for
+// every registry (it asks the program), r is for the callers' symmetry.
+func WriteCompletion(w io.Writer, _ *Registry, shell string) error {
+	script, ok := scripts[shell]
+	if !ok {
 		return fmt.Errorf("unsupported shell %q: use bash, zsh, fish or powershell", shell)
 	}
-	return nil
-}
-
-func groups(tr complTree) []string {
-	var g []string
-	for k := range tr.subs {
-		g = append(g, k)
-	}
-	sort.Strings(g)
-	return g
-}
-
-func flagNamesSorted(tr complTree) []string {
-	var n []string
-	for k := range tr.flags {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
-}
-
-func bash(w io.Writer, tr complTree) {
-	fmt.Fprintf(w, "# bash completion for rack-gateway\n_rack_gateway() {\n")
-	fmt.Fprintf(w, "  local cur=\"${COMP_WORDS[COMP_CWORD]}\" w1=\"${COMP_WORDS[1]}\" w2=\"${COMP_WORDS[2]}\"\n")
-	fmt.Fprintf(w, "  local global=%q\n", strings.Join(tr.global, " "))
-	fmt.Fprintf(w, "  if [ \"$COMP_CWORD\" -eq 1 ]; then\n    COMPREPLY=( $(compgen -W %q -- \"$cur\") )\n    return\n  fi\n", strings.Join(tr.top, " "))
-	fmt.Fprintf(w, "  case \"$w1\" in\n")
-	for _, g := range groups(tr) {
-		fmt.Fprintf(w, "    %s) if [ \"$COMP_CWORD\" -eq 2 ]; then COMPREPLY=( $(compgen -W %q -- \"$cur\") ); return; fi;;\n", g, strings.Join(tr.subs[g], " "))
-	}
-	fmt.Fprintf(w, "  esac\n  local flags=\"\"\n  case \"$w1 $w2\" in\n")
-	for _, n := range flagNamesSorted(tr) {
-		if strings.Contains(n, " ") {
-			fmt.Fprintf(w, "    %q) flags=%q;;\n", n, strings.Join(tr.flags[n], " "))
-		}
-	}
-	fmt.Fprintf(w, "    *) case \"$w1\" in\n")
-	for _, n := range flagNamesSorted(tr) {
-		if !strings.Contains(n, " ") {
-			fmt.Fprintf(w, "        %s) flags=%q;;\n", n, strings.Join(tr.flags[n], " "))
-		}
-	}
-	fmt.Fprintf(w, "      esac;;\n  esac\n")
-	fmt.Fprintf(w, "  if [[ \"$cur\" == -* ]]; then\n    COMPREPLY=( $(compgen -W \"$flags $global\" -- \"$cur\") )\n    return\n  fi\n")
-	fmt.Fprintf(w, "  COMPREPLY=( $(compgen -f -- \"$cur\") )\n}\ncomplete -o default -F _rack_gateway rack-gateway\n")
-}
-
-func zsh(w io.Writer, tr complTree) {
-	fmt.Fprintf(w, "#compdef rack-gateway\n# zsh completion for rack-gateway\n_rack_gateway() {\n")
-	fmt.Fprintf(w, "  local -a global=(%s)\n", strings.Join(tr.global, " "))
-	fmt.Fprintf(w, "  if (( CURRENT == 2 )); then\n    local -a cmds=(\n")
-	for _, c := range tr.top {
-		fmt.Fprintf(w, "      %s\n", zshQuote(c+":"+desc(tr, c)))
-	}
-	fmt.Fprintf(w, "    )\n    _describe 'command' cmds\n    return\n  fi\n  case \"${words[2]}\" in\n")
-	for _, g := range groups(tr) {
-		fmt.Fprintf(w, "    %s) if (( CURRENT == 3 )); then\n      local -a subs=(\n", g)
-		for _, s := range tr.subs[g] {
-			fmt.Fprintf(w, "        %s\n", zshQuote(s+":"+tr.short[g+" "+s]))
-		}
-		fmt.Fprintf(w, "      )\n      _describe 'subcommand' subs; return\n    fi;;\n")
-	}
-	fmt.Fprintf(w, "  esac\n  local -a flags=()\n  case \"${words[2]} ${words[3]}\" in\n")
-	for _, n := range flagNamesSorted(tr) {
-		if strings.Contains(n, " ") {
-			fmt.Fprintf(w, "    %s) flags=(%s);;\n", zshQuote(n), strings.Join(tr.flags[n], " "))
-		}
-	}
-	fmt.Fprintf(w, "    *) case \"${words[2]}\" in\n")
-	for _, n := range flagNamesSorted(tr) {
-		if !strings.Contains(n, " ") {
-			fmt.Fprintf(w, "        %s) flags=(%s);;\n", n, strings.Join(tr.flags[n], " "))
-		}
-	}
-	fmt.Fprintf(w, "      esac;;\n  esac\n")
-	fmt.Fprintf(w, "  if [[ \"${words[CURRENT]}\" == -* ]]; then\n    compadd -- $flags $global\n    return\n  fi\n  _files\n}\n")
-	fmt.Fprintf(w, "if [ \"$funcstack[1]\" = \"_rack_gateway\" ]; then\n  _rack_gateway \"$@\"\nelse\n  compdef _rack_gateway rack-gateway\nfi\n")
+	_, err := io.WriteString(w, script)
+	return err
 }
 
 // groupShort describes the groups this file's neighbours add, in
@@ -188,95 +54,142 @@ var groupShort = map[string]string{
 	"deploy-approval": "Manage deploy approval requests",
 }
 
-// desc is the description of a first word: the command's, or the
-// group's members for a group without a command of its own.
-func desc(tr complTree, first string) string {
-	if d := tr.short[first]; d != "" {
-		return d
-	}
-	if d := groupShort[first]; d != "" {
-		return d
-	}
-	return strings.Join(tr.subs[first], ", ")
+// The protocol every script speaks, in cobra's convention: the words
+// before the cursor and the word at it go to `__complete`, which prints
+// the candidates one a line ("value<TAB>description"), then ":N", N the
+// directive bits (1: offer nothing; 2: no space after the value; 4: no
+// file names; 16: directories only). No output at all (an error) offers
+// nothing, never file names.
+var scripts = map[string]string{"bash": bashScript, "zsh": zshScript, "fish": fishScript, "powershell": powerShellScript}
+
+const bashScript = `# bash completion for rack-gateway
+# Each <TAB> asks rack-gateway itself (rack-gateway __complete ...).
+_rack_gateway() {
+  local cur cword out last directive c v
+  local -a words cands=()
+  COMPREPLY=()
+  if declare -F _get_comp_words_by_ref >/dev/null 2>&1; then
+    _get_comp_words_by_ref -n =: -c cur -w words -i cword
+  else
+    words=("${COMP_WORDS[@]}") cword=$COMP_CWORD cur=${COMP_WORDS[COMP_CWORD]}
+  fi
+  out=$("${words[0]}" __complete "${words[@]:1:cword-1}" "$cur" 2>/dev/null) || return 0
+  [[ -n $out ]] || return 0
+  last=${out##*$'\n'}
+  [[ $last == :* ]] || return 0
+  directive=${last#:}
+  if [[ $out == *$'\n'* ]]; then out=${out%$'\n'*}; else out=; fi
+  (( directive & 1 )) && return 0
+  if (( directive & 16 )); then
+    compopt -o filenames 2>/dev/null
+    while IFS= read -r c; do COMPREPLY+=("$c"); done < <(compgen -d -- "$cur")
+    return 0
+  fi
+  while IFS= read -r c; do
+    [[ -n $c ]] && cands+=("${c%%$'\t'*}")
+  done <<<"$out"
+  if (( ${#cands[@]} == 0 )); then
+    if (( !(directive & 4) )); then
+      compopt -o filenames 2>/dev/null
+      while IFS= read -r c; do COMPREPLY+=("$c"); done < <(compgen -f -- "$cur")
+    fi
+    return 0
+  fi
+  for v in "${cands[@]}"; do
+    [[ $v == "$cur"* ]] || continue
+    # bash replaces only what follows a "=" it breaks words at.
+    if [[ $cur == *=* && $COMP_WORDBREAKS == *=* ]]; then v=${v#"${cur%%=*}="}; fi
+    COMPREPLY+=("$v")
+  done
+  (( directive & 2 )) && compopt -o nospace 2>/dev/null
+  return 0
 }
+complete -F _rack_gateway rack-gateway
+`
 
-func zshQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-func fishQuote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+const zshScript = `#compdef rack-gateway
+# zsh completion for rack-gateway
+# Each <TAB> asks rack-gateway itself (rack-gateway __complete ...).
+_rack_gateway() {
+  local out directive line v
+  local -a lines vals descs
+  out=$(${words[1]} __complete "${(@)words[2,CURRENT-1]}" "${words[CURRENT]}" 2>/dev/null) || return 1
+  lines=("${(@f)out}")
+  [[ ${lines[-1]} == :<-> ]] || return 1
+  directive=${lines[-1]#:}
+  lines=("${(@)lines[1,-2]}")
+  (( directive & 1 )) && return 1
+  if (( directive & 16 )); then
+    _files -/
+    return
+  fi
+  for line in "${lines[@]}"; do
+    [[ -n $line ]] || continue
+    v=${line%%$'\t'*}
+    vals+=("$v")
+    if [[ $line == *$'\t'* ]]; then descs+=("$v  -- ${line#*$'\t'}"); else descs+=("$v"); fi
+  done
+  if (( ${#vals} == 0 )); then
+    (( directive & 4 )) || _files
+    return
+  fi
+  if (( directive & 2 )); then
+    compadd -S '' -l -d descs -- "${vals[@]}"
+  else
+    compadd -l -d descs -- "${vals[@]}"
+  fi
 }
+if [ "$funcstack[1]" = "_rack_gateway" ]; then
+  _rack_gateway "$@"
+else
+  compdef _rack_gateway rack-gateway
+fi
+`
 
-func fish(w io.Writer, tr complTree) {
-	fmt.Fprintf(w, "# fish completion for rack-gateway\ncomplete -c rack-gateway -f\n")
-	for _, c := range tr.top {
-		fmt.Fprintf(w, "complete -c rack-gateway -n __fish_use_subcommand -a %s -d %s\n", c, fishQuote(desc(tr, c)))
-	}
-	for _, g := range groups(tr) {
-		subs := strings.Join(tr.subs[g], " ")
-		for _, s := range tr.subs[g] {
-			fmt.Fprintf(w, "complete -c rack-gateway -n '__fish_seen_subcommand_from %s; and not __fish_seen_subcommand_from %s' -a %s -d %s\n",
-				g, subs, s, fishQuote(tr.short[g+" "+s]))
-		}
-	}
-	for _, n := range flagNamesSorted(tr) {
-		cond := "__fish_seen_subcommand_from " + n
-		if first, second, ok := strings.Cut(n, " "); ok {
-			cond = "__fish_seen_subcommand_from " + first + "; and __fish_seen_subcommand_from " + second
-		}
-		for _, f := range tr.flags[n] {
-			fmt.Fprintf(w, "complete -c rack-gateway -n '%s' %s\n", cond, fishFlag(f))
-		}
-	}
-	for _, f := range tr.global {
-		fmt.Fprintf(w, "complete -c rack-gateway %s\n", fishFlag(f))
-	}
-}
+const fishScript = `# fish completion for rack-gateway
+# Each <TAB> asks rack-gateway itself (rack-gateway __complete ...).
+function __rack_gateway_complete
+    set -l args (commandline -opc)
+    set -l prog $args[1]
+    set -e args[1]
+    set -l cur (commandline -ct)
+    set -l out (command $prog __complete $args "$cur" 2>/dev/null)
+    or return
+    test (count $out) -gt 0; or return
+    string match -qr '^:[0-9]+$' -- $out[-1]; or return
+    set -l directive (string sub -s 2 -- $out[-1])
+    set -e out[-1]
+    test (math "$directive % 2") -eq 1; and return
+    if test (math "floor($directive / 16) % 2") -eq 1
+        __fish_complete_directories $cur
+        return
+    end
+    if test (count $out) -eq 0
+        test (math "floor($directive / 4) % 2") -eq 0; and __fish_complete_path $cur
+        return
+    end
+    printf '%s\n' $out
+end
+complete -c rack-gateway -f -a '(__rack_gateway_complete)'
+`
 
-func fishFlag(f string) string {
-	if l, ok := strings.CutPrefix(f, "--"); ok {
-		return "-l " + l
-	}
-	return "-s " + strings.TrimPrefix(f, "-")
-}
-
-func pSQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-func powerShell(w io.Writer, tr complTree) {
-	fmt.Fprintf(w, "# powershell completion for rack-gateway\n$__rgTree = @{\n")
-	fmt.Fprintf(w, "  '' = @(%s)\n", pSList(tr.top))
-	for _, g := range groups(tr) {
-		fmt.Fprintf(w, "  %s = @(%s)\n", pSQuote(g), pSList(tr.subs[g]))
-	}
-	fmt.Fprintf(w, "}\n$__rgFlags = @{\n")
-	for _, n := range flagNamesSorted(tr) {
-		fmt.Fprintf(w, "  %s = @(%s)\n", pSQuote(n), pSList(tr.flags[n]))
-	}
-	fmt.Fprintf(w, "}\n$__rgGlobal = @(%s)\n", pSList(tr.global))
-	fmt.Fprint(w, `Register-ArgumentCompleter -Native -CommandName rack-gateway -ScriptBlock {
+const powerShellScript = `# powershell completion for rack-gateway
+# Each <TAB> asks rack-gateway itself (rack-gateway __complete ...).
+Register-ArgumentCompleter -Native -CommandName rack-gateway -ScriptBlock {
   param($wordToComplete, $commandAst, $cursorPosition)
-  $words = @($commandAst.CommandElements | Select-Object -Skip 1 | ForEach-Object { $_.ToString() } | Where-Object { $_ -notlike '-*' -and $_ -ne $wordToComplete })
-  $candidates = @()
-  if ($wordToComplete -like '-*') {
-    $key = ($words | Select-Object -First 2) -join ' '
-    if (-not $__rgFlags.ContainsKey($key)) { $key = ($words | Select-Object -First 1) -join ' ' }
-    if ($__rgFlags.ContainsKey($key)) { $candidates += $__rgFlags[$key] }
-    $candidates += $__rgGlobal
-  } elseif ($words.Count -eq 0) {
-    $candidates = $__rgTree['']
-  } elseif ($words.Count -eq 1 -and $__rgTree.ContainsKey($words[0])) {
-    $candidates = $__rgTree[$words[0]]
+  $words = @($commandAst.CommandElements | Where-Object { $_.Extent.EndOffset -le $cursorPosition } | Select-Object -Skip 1 | ForEach-Object { $_.ToString() })
+  if ($wordToComplete -ne '' -and $words.Count -gt 0) { $words = @($words | Select-Object -SkipLast 1) }
+  $prog = $commandAst.CommandElements[0].ToString()
+  $out = @(& $prog __complete @words $wordToComplete 2>$null)
+  if ($out.Count -eq 0 -or $out[-1] -notmatch '^:(\d+)$') { return }
+  $directive = [int]$Matches[1]
+  if ($directive -band 1) { return }
+  $out | Select-Object -SkipLast 1 | ForEach-Object {
+    $value, $desc = $_ -split "` + "`" + `t", 2
+    if (-not $desc) { $desc = $value }
+    if ($value -like "$wordToComplete*") {
+      [System.Management.Automation.CompletionResult]::new($value, $value, 'ParameterValue', $desc)
+    }
   }
-  $candidates | Where-Object { $_ -like "$wordToComplete*" } | ForEach-Object {
-    [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $_)
-  }
 }
-`)
-}
-
-func pSList(items []string) string {
-	q := make([]string, len(items))
-	for i, s := range items {
-		q[i] = pSQuote(s)
-	}
-	return strings.Join(q, ", ")
-}
+`

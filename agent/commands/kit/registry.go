@@ -186,6 +186,10 @@ func Run(ctx context.Context, env *Env, inv *ipc.Invocation, t term.Terminal) (R
 }
 
 func (x *Ctx) run(ctx context.Context) error {
+	if IsComplete(x.Inv.Argv) {
+		x.complete(ctx) // complete.go: never an error, never a prompt
+		return nil
+	}
 	r := x.Env.Registry
 	p, err := r.parse(x.Inv.Argv, &x.G)
 	if err != nil {
