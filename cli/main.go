@@ -35,6 +35,11 @@ func OSStreams() Streams {
 // Main runs the CLI and returns the process exit status. It is the one
 // place where an outcome becomes an exit status (via ipc.ExitStatus).
 func Main(args []string, s Streams) int {
+	if isCompleteCommand(args) {
+		// A shell's <TAB>: its words are a half-typed command line, so
+		// nothing (not even --version) may be read into them.
+		return runComplete(args, s)
+	}
 	args = grammar.VersionArgs(args)
 	if isPromptCommand(args) {
 		// Shell prompts run this on every Enter: it only reads the status

@@ -65,13 +65,24 @@ var scripts = map[string]string{"bash": bashScript, "zsh": zshScript, "fish": fi
 const bashScript = `# bash completion for rack-gateway
 # Each <TAB> asks rack-gateway itself (rack-gateway __complete ...).
 _rack_gateway() {
-  local cur cword out last directive c v
+  local cur cword out last directive c v i glue=0 tok=${COMP_WORDS[COMP_CWORD]}
   local -a words cands=()
   COMPREPLY=()
   if declare -F _get_comp_words_by_ref >/dev/null 2>&1; then
     _get_comp_words_by_ref -n =: -c cur -w words -i cword
   else
-    words=("${COMP_WORDS[@]}") cword=$COMP_CWORD cur=${COMP_WORDS[COMP_CWORD]}
+    # bash breaks "--rack=prod" into three words; the program wants one.
+    for (( i = 0; i <= COMP_CWORD; i++ )); do
+      c=${COMP_WORDS[i]}
+      if (( glue )); then
+        words[${#words[@]}-1]+=$c glue=0
+      elif [[ $c == = && ${#words[@]} -gt 1 && ${words[${#words[@]}-1]} == -* ]]; then
+        words[${#words[@]}-1]+='=' glue=1
+      else
+        words+=("$c")
+      fi
+    done
+    cword=$(( ${#words[@]} - 1 )) cur=${words[${#words[@]}-1]}
   fi
   out=$("${words[0]}" __complete "${words[@]:1:cword-1}" "$cur" 2>/dev/null) || return 0
   [[ -n $out ]] || return 0
@@ -97,8 +108,11 @@ _rack_gateway() {
   fi
   for v in "${cands[@]}"; do
     [[ $v == "$cur"* ]] || continue
-    # bash replaces only what follows a "=" it breaks words at.
-    if [[ $cur == *=* && $COMP_WORDBREAKS == *=* ]]; then v=${v#"${cur%%=*}="}; fi
+    # bash replaces only its own word: what follows the "=", or the "=".
+    if [[ $cur != "$tok" && $cur == *=* ]]; then
+      v=${v#"${cur%%=*}="}
+      [[ $tok == = ]] && v="=$v"
+    fi
     COMPREPLY+=("$v")
   done
   (( directive & 2 )) && compopt -o nospace 2>/dev/null
