@@ -141,6 +141,19 @@ exe=$(readlink "/proc/$agent_pid/exe")
 segment=$(bash -c 'source /usr/share/rack-gateway/shell/rack-gateway.bash && __rack_gateway_prompt_command && printf %s "$RACK_GATEWAY_SEGMENT"')
 [[ $segment == "demo "* ]] || fail "the installed bash prompt snippet shows \"$segment\", not the demo rack"
 echo "prompt segment: $segment"
+# The installed completions call the installed program back on each TAB:
+# switch offers the rack just logged in to.
+racks=$(bash --norc -c 'source /usr/share/bash-completion/completions/rack-gateway &&
+	COMP_WORDS=(rack-gateway switch "") COMP_CWORD=2 && _rack_gateway && printf "%s\n" "${COMPREPLY[@]}"') ||
+	fail "the installed bash completion does not run"
+[[ $racks == demo ]] || fail "the installed bash completion offers \"$racks\" for switch, not the demo rack"
+if command -v zsh >/dev/null; then
+	racks=$(zsh -f -c 'compdef() { :; }; compadd() { while (( $# )) && [[ $1 != -- ]]; do shift; done; shift; print -rl -- "$@"; }
+		source /usr/share/zsh/vendor-completions/_rack-gateway && words=(rack-gateway switch "") CURRENT=3 && _rack_gateway') ||
+		fail "the installed zsh completion does not run"
+	[[ $racks == demo ]] || fail "the installed zsh completion offers \"$racks\" for switch, not the demo rack"
+fi
+echo "completion: switch offers $racks"
 /usr/bin/rack-gateway logout >/dev/null || fail "logout failed"
 /usr/bin/rack-gateway agent stop >/dev/null || fail "agent stop failed"
 
