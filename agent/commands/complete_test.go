@@ -18,7 +18,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
 
-func completeEnv(t *testing.T) *kittest.Env {
+func completeEnv(t testing.TB) *kittest.Env {
 	t.Helper()
 	return kittest.New(t, "admin@example.com", true, allCommands)
 }
@@ -180,3 +180,28 @@ type outTerm struct {
 }
 
 func (t *outTerm) Stdout() io.Writer { return &t.out }
+
+// FuzzComplete: any words give either nothing or candidates ending in a
+// directive line, and never a panic or a word on stderr.
+func FuzzComplete(f *testing.F) {
+	for _, s := range []string{"", "switch\x00", "-r\x00", "--rack=\x00", "-a\x00demo\x00ps\x00stop\x00", "exec\x00--\x00x",
+		"help\x00apps\x00", "--\x00", "-\x00", "---x", "-ra", "apps\x00--output=", "login\x00p\x00q\x00"} {
+		f.Add(s)
+	}
+	e := completeEnv(f)
+	f.Fuzz(func(t *testing.T, s string) {
+		words := strings.Split(s, "\x00")
+		e.T = t // the env's helpers report to this run
+		r := e.Run(append([]string{kit.CompleteCommand}, words...)...)
+		if r.Error != nil || r.Err != "" {
+			t.Fatalf("%q: %s", words, r)
+		}
+		if r.Out == "" {
+			return
+		}
+		lines := strings.Split(strings.TrimSuffix(r.Out, "\n"), "\n")
+		if last := lines[len(lines)-1]; !strings.HasPrefix(last, ":") || !strings.HasSuffix(r.Out, "\n") {
+			t.Fatalf("%q: no directive line:\n%q", words, r.Out)
+		}
+	})
+}
