@@ -47,7 +47,8 @@ func TestLoginTextsLineForLine(t *testing.T) {
 		"MFA verified",
 		"Logged in as " + admin,
 	}
-	lines := strings.Split(strings.ReplaceAll(p.Output(), "\r\n", "\n"), "\n")
+	// As the screen shows it: the live wait line is erased (spinner_test.go).
+	lines := strings.Split(strings.ReplaceAll(shown(p.Output()), "\r\n", "\n"), "\n")
 	start := -1
 	for i, l := range lines {
 		if l == want[0] {

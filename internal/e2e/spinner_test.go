@@ -24,6 +24,18 @@ func frames(transcript, text string) map[string]bool {
 	return out
 }
 
+// shown is a transcript as the terminal shows it once the live lines are
+// gone: on each line, only what follows the last erase.
+func shown(transcript string) string {
+	lines := strings.Split(transcript, "\n")
+	for i, l := range lines {
+		if j := strings.LastIndex(l, "\r\x1b[K"); j >= 0 {
+			lines[i] = l[j+len("\r\x1b[K"):]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 // The login's wait for the browser, in a terminal: a live line that turns
 // and counts down; NO_COLOR leaves it uncoloured.
 func TestLoginWaitSpinsInATerminal(t *testing.T) {
