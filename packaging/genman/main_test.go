@@ -38,7 +38,7 @@ func TestRunWritesPagesAndCompletions(t *testing.T) {
 		t.Errorf("agent page lacks the agent program's usage:\n%s", page)
 	}
 	for name, want := range map[string]string{
-		"rack-gateway.bash": "complete -o default -F _rack_gateway rack-gateway",
+		"rack-gateway.bash": "complete -F _rack_gateway rack-gateway",
 		"_rack-gateway":     "#compdef rack-gateway",
 		"rack-gateway.fish": "complete -c rack-gateway",
 	} {
