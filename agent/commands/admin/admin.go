@@ -36,24 +36,6 @@ func Register(r *kit.Registry) {
 	registerRoles(r)
 }
 
-// verb is one command's options: bound to a flag set, then run.
-type verb interface {
-	bind(fs *pflag.FlagSet)
-	run(ctx context.Context, x *kit.Ctx) error
-}
-
-// bindNew is a kit.Command.Bind that makes a new T for each invocation.
-func bindNew[T any, P interface {
-	*T
-	verb
-}]() func(fs *pflag.FlagSet) kit.Runner {
-	return func(fs *pflag.FlagSet) kit.Runner {
-		o := P(new(T))
-		o.bind(fs)
-		return o.run
-	}
-}
-
 // outputOnly is the options of a command whose only flag is --output.
 type outputOnly struct {
 	output kit.Output

@@ -35,7 +35,7 @@ func registerAudit(r *kit.Registry) {
 --follow keeps asking the gateway every --poll-interval and prints each new
 entry as it appears, until Ctrl-C; with --output json, one JSON object a
 line.`,
-		Bind: bindNew[auditOptions](),
+		Bind: kit.BindNew[auditOptions](),
 	})
 }
 
@@ -49,7 +49,7 @@ type auditOptions struct {
 	interval                                       time.Duration
 }
 
-func (o *auditOptions) bind(fs *pflag.FlagSet) {
+func (o *auditOptions) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.user, "user", "", "Only this user's entries (an e-mail)")
 	fs.StringVar(&o.status, "status", "", "Only entries with this status (success, error, denied)")
 	fs.StringVar(&o.actionType, "action-type", "", "Only this action type (users, tokens, admin, convox, ...)")
@@ -240,7 +240,7 @@ func chronological(entries []auditEntry) []auditEntry {
 	return out
 }
 
-func (o *auditOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *auditOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	format, err := o.output.Format(x.Cmd, "", "table", "json", "csv")
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ added to each session.`,
 		Long: `Sign out one of your sessions by its id (see 'rack-gateway sessions'), or
 with --others every session but this one. A revoked session's token fails
 from its next request. Each revocation needs a new MFA proof.`,
-		Bind: bindNew[revokeOptions](),
+		Bind: kit.BindNew[revokeOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "users sessions", Usage: "users sessions <email> [--output json]", MinArgs: 1, MaxArgs: 1,
@@ -150,11 +150,11 @@ func printSessionsJSON(x *kit.Ctx, body []byte, current int64) error {
 // revokeOptions are sessions revoke's flags.
 type revokeOptions struct{ others bool }
 
-func (o *revokeOptions) bind(fs *pflag.FlagSet) {
+func (o *revokeOptions) Bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.others, "others", false, "Revoke every session but this one")
 }
 
-func (o *revokeOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *revokeOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	switch {
 	case o.others && len(x.Args) > 0:
 		return kit.UsageErr(x.Cmd, "give a session id or --others, not both")

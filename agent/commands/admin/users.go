@@ -34,7 +34,7 @@ func registerUsers(r *kit.Registry) {
 admin; --role may be repeated or comma-separated). The user signs in with
 the gateway's identity provider and then enrols an MFA method. Needs a new
 MFA proof.`,
-		Bind: bindNew[createOptions](),
+		Bind: kit.BindNew[createOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "users delete", Usage: "users delete <email>", MinArgs: 1, MaxArgs: 1, ArgHint: "a user's e-mail",
@@ -42,7 +42,7 @@ MFA proof.`,
 	})
 	r.Add(&kit.Command{
 		Name: "users lock", Usage: "users lock <email> --reason TEXT", MinArgs: 1, MaxArgs: 1, ArgHint: "a user's e-mail",
-		Short: "Lock a user out and sign out their sessions (needs a new MFA proof)", Bind: bindNew[lockOptions](),
+		Short: "Lock a user out and sign out their sessions (needs a new MFA proof)", Bind: kit.BindNew[lockOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "users unlock", Usage: "users unlock <email>", MinArgs: 1, MaxArgs: 1, ArgHint: "a user's e-mail",
@@ -193,13 +193,13 @@ type createOptions struct {
 	output kit.Output
 }
 
-func (o *createOptions) bind(fs *pflag.FlagSet) {
+func (o *createOptions) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.name, "name", "", "The user's display name")
 	fs.StringSliceVar(&o.roles, "role", nil, "A role to give (repeatable: viewer, ops, deployer, admin)")
 	kit.BindOutput(fs, &o.output, "o", "", "Output format (json)")
 }
 
-func (o *createOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *createOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	asJSON, err := o.output.JSON(x.Cmd)
 	if err != nil {
 		return err
@@ -254,11 +254,11 @@ func runUsersDelete(ctx context.Context, x *kit.Ctx) error {
 // lockOptions are users lock's flags.
 type lockOptions struct{ reason string }
 
-func (o *lockOptions) bind(fs *pflag.FlagSet) {
+func (o *lockOptions) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.reason, "reason", "", "Why the account is locked (shown to administrators)")
 }
 
-func (o *lockOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *lockOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	if strings.TrimSpace(o.reason) == "" {
 		return kit.UsageErr(x.Cmd, "--reason is required")
 	}

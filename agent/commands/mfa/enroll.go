@@ -27,12 +27,12 @@ a code from the app confirms it. The confirmation opens a step-up window.
 
 Starting replaces your backup codes at once (the gateway does so); the new
 ones are shown at the end, once.`,
-		Bind: bindNew[enrollTOTPOptions](),
+		Bind: kit.BindNew[enrollTOTPOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "mfa enroll webauthn", Usage: "mfa enroll webauthn [--label LABEL]", MaxArgs: 0,
 		Short: "Add a security key (FIDO2/WebAuthn): touch it when asked",
-		Bind:  bindNew[enrollKeyOptions](),
+		Bind:  kit.BindNew[enrollKeyOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "mfa enroll yubiotp", Usage: "mfa enroll yubiotp", MaxArgs: 0,
@@ -47,7 +47,7 @@ type enrollTOTPOptions struct {
 	qrPNG string
 }
 
-func (o *enrollTOTPOptions) bind(fs *pflag.FlagSet) {
+func (o *enrollTOTPOptions) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.label, "label", "", `Name for the app in your method list (the gateway's default: "Authenticator App")`)
 	fs.StringVar(&o.qrPNG, "qr-png", "", "Write the QR code to this PNG file instead of drawing it")
 }
@@ -60,7 +60,7 @@ type totpStart struct {
 	BackupCodes []string `json:"backup_codes"`
 }
 
-func (o *enrollTOTPOptions) run(ctx context.Context, x *kit.Ctx) (err error) {
+func (o *enrollTOTPOptions) Run(ctx context.Context, x *kit.Ctx) (err error) {
 	// The start replaces the backup codes, so nothing is sent unless the
 	// code can be asked for.
 	if !x.Term.CanPrompt() {

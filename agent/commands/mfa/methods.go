@@ -19,7 +19,7 @@ func registerMethods(r *kit.Registry) {
 	r.Add(&kit.Command{
 		Name: "mfa methods", Usage: "mfa methods [--output json]", MaxArgs: 0,
 		Short: "List your MFA methods, your preferred one and your backup codes left",
-		Bind:  bindNew[listOptions](),
+		Bind:  kit.BindNew[listOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "mfa methods rename", Usage: "mfa methods rename <id> <label>", MinArgs: 2, MaxArgs: 2,
@@ -40,7 +40,7 @@ func registerMethods(r *kit.Registry) {
 	r.Add(&kit.Command{
 		Name: "mfa trusted-devices", Usage: "mfa trusted-devices [--output json]", MaxArgs: 0,
 		Short: "List the browsers you told the gateway to trust",
-		Bind:  bindNew[trustedOptions](),
+		Bind:  kit.BindNew[trustedOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "mfa trusted-devices remove", Usage: "mfa trusted-devices remove <id>", MinArgs: 1, MaxArgs: 1,
@@ -51,11 +51,11 @@ func registerMethods(r *kit.Registry) {
 // listOptions are mfa methods' flags.
 type listOptions struct{ output kit.Output }
 
-func (o *listOptions) bind(fs *pflag.FlagSet) {
+func (o *listOptions) Bind(fs *pflag.FlagSet) {
 	kit.BindOutput(fs, &o.output, "o", "", "Output format (json)")
 }
 
-func (o *listOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *listOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	asJSON, err := o.output.JSON(x.Cmd)
 	if err != nil {
 		return err
@@ -254,11 +254,11 @@ func runRegenerate(ctx context.Context, x *kit.Ctx) error {
 // trustedOptions are mfa trusted-devices' flags.
 type trustedOptions struct{ output kit.Output }
 
-func (o *trustedOptions) bind(fs *pflag.FlagSet) {
+func (o *trustedOptions) Bind(fs *pflag.FlagSet) {
 	kit.BindOutput(fs, &o.output, "o", "", "Output format (json)")
 }
 
-func (o *trustedOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *trustedOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	asJSON, err := o.output.JSON(x.Cmd)
 	if err != nil {
 		return err

@@ -13,8 +13,6 @@ package mfa
 import (
 	"context"
 
-	"github.com/spf13/pflag"
-
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
@@ -29,25 +27,6 @@ func Register(r *kit.Registry) {
 	registerEnroll(r)
 	registerMethods(r)
 	registerRenew(r)
-}
-
-// verb is one command's options: bound to a flag set, then run with the
-// values parsed into them.
-type verb interface {
-	bind(fs *pflag.FlagSet)
-	run(ctx context.Context, x *kit.Ctx) error
-}
-
-// bindNew is a kit.Command.Bind that makes a new T for each invocation.
-func bindNew[T any, P interface {
-	*T
-	verb
-}]() func(fs *pflag.FlagSet) kit.Runner {
-	return func(fs *pflag.FlagSet) kit.Runner {
-		o := P(new(T))
-		o.bind(fs)
-		return o.run
-	}
 }
 
 // runStatus is `test-auth mfa`, the one place that block is written: it

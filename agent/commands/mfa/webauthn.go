@@ -22,7 +22,7 @@ type enrollKeyOptions struct {
 	label string
 }
 
-func (o *enrollKeyOptions) bind(fs *pflag.FlagSet) {
+func (o *enrollKeyOptions) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.label, "label", "", `Name for the key in your method list (the gateway's default: "Security Key")`)
 }
 
@@ -90,7 +90,7 @@ func (st *keyStart) request(origin string) (fido.CreationRequest, error) {
 	return req, nil
 }
 
-func (o *enrollKeyOptions) run(ctx context.Context, x *kit.Ctx) (err error) {
+func (o *enrollKeyOptions) Run(ctx context.Context, x *kit.Ctx) (err error) {
 	a := x.Core.Authenticator
 	if a == nil {
 		return ipc.Errorf(ipc.CodeNoAuthenticator, "this agent has no security-key support").

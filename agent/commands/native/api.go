@@ -31,7 +31,7 @@ proof for "always" routes. Fields given with -f are sent as a form to the rack
 proxy and as a JSON object to the native API; -d sends a JSON body as is
 ("-d @-" reads it from stdin).`,
 		MinArgs: 1, MaxArgs: 1, ArgHint: "a path, such as /apps or /api/v1/info",
-		Bind: bindNew[apiOptions](),
+		Bind: kit.BindNew[apiOptions](),
 	})
 }
 
@@ -42,13 +42,13 @@ type apiOptions struct {
 	data   string   // -d: a JSON body, or "@-" for stdin
 }
 
-func (o *apiOptions) bind(fs *pflag.FlagSet) {
+func (o *apiOptions) Bind(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.method, "method", "X", "", "HTTP method (default GET, or POST when a body is given)")
 	fs.StringArrayVarP(&o.fields, "field", "f", nil, "A key=value field of the body (repeatable)")
 	fs.StringVarP(&o.data, "data", "d", "", "A JSON body, or @- to read it from stdin")
 }
 
-func (o *apiOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *apiOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	t, err := x.ResolveRack()
 	if err != nil {
 		return err

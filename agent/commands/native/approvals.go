@@ -30,7 +30,7 @@ func registerApprovals(r *kit.Registry) {
 		Name: "deploy-approval list", Usage: "deploy-approval list [--status S] [--open] [--limit N] [--output json]",
 		Short: "List deploy approval requests", MaxArgs: 0,
 		Long: "List deploy approval requests with optional filtering by status, app and commit.",
-		Bind: bindNew[listOptions](),
+		Bind: kit.BindNew[listOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "deploy-approval show", Usage: "deploy-approval show [id] [--branch B | --commit SHA] [--output json]",
@@ -40,13 +40,13 @@ func registerApprovals(r *kit.Registry) {
 If no ID is provided, searches for the latest pending (then approved) request
 for the app and the current git commit; --branch or --commit search by those
 instead.`,
-		Bind: bindNew[showOptions](),
+		Bind: kit.BindNew[showOptions](),
 	})
 	r.Add(&kit.Command{
 		Name:  "deploy-approval request",
 		Usage: "deploy-approval request --message M --git-commit SHA [--branch B] [--ci-metadata JSON] [--wait]",
 		Short: "Request manual approval for CI/CD deploy", MaxArgs: 0,
-		Bind: bindNew[requestOptions](),
+		Bind: kit.BindNew[requestOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "deploy-approval approve", Usage: "deploy-approval approve [id] [--branch B | --commit SHA] [--notes N]",
@@ -56,12 +56,12 @@ instead.`,
 If no ID is provided, finds the request for the app and commit (the current git
 commit by default), shows it and approves it if it is pending. Each approval
 needs a new MFA proof.`,
-		Bind: bindNew[approveOptions](),
+		Bind: kit.BindNew[approveOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "deploy-approval wait", Usage: "deploy-approval wait [--approve] [--poll-interval 1s] [--timeout 30m]",
 		Short: "Wait for and optionally approve pending deploy approval requests", MaxArgs: 0,
-		Bind: bindNew[waitOptions](),
+		Bind: kit.BindNew[waitOptions](),
 	})
 }
 
@@ -114,7 +114,7 @@ type listOptions struct {
 	commit string  // a full SHA or a prefix
 }
 
-func (o *listOptions) bind(fs *pflag.FlagSet) {
+func (o *listOptions) Bind(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.status, "status", "s", "", "Filter by status (pending, approved, rejected, expired)")
 	fs.BoolVar(&o.open, "open", false, "Only show open (pending) requests")
 	fs.IntVarP(&o.limit, "limit", "l", 50, "Maximum number of results")
@@ -129,7 +129,7 @@ type showOptions struct {
 	output kit.Output
 }
 
-func (o *showOptions) bind(fs *pflag.FlagSet) {
+func (o *showOptions) Bind(fs *pflag.FlagSet) {
 	o.search.bind(fs)
 	kit.BindOutput(fs, &o.output, "o", "", "Output format (json)")
 }
@@ -147,7 +147,7 @@ type requestOptions struct {
 	targetToken  string // the target API token's public id
 }
 
-func (o *requestOptions) bind(fs *pflag.FlagSet) {
+func (o *requestOptions) Bind(fs *pflag.FlagSet) {
 	o.app.bind(fs, appUsage)
 	fs.BoolVar(&o.wait, "wait", false, "Block until approval is decided")
 	fs.StringVar(&o.pollInterval, "poll-interval", "5s", "Polling interval when --wait is set")
@@ -198,7 +198,7 @@ func waitFor(cmd *kit.Command, flag, raw string, allowZero bool) (time.Duration,
 	return d, nil
 }
 
-func (o *listOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *listOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	asJSON, err := o.output.JSON(x.Cmd)
 	if err != nil {
 		return err
@@ -345,7 +345,7 @@ func checkID(cmd *kit.Command, id string) (string, error) {
 	return id, nil
 }
 
-func (o *showOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *showOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	asJSON, err := o.output.JSON(x.Cmd)
 	if err != nil {
 		return err
@@ -428,7 +428,7 @@ func printDetails(x *kit.Ctx, r *approval) {
 	}
 }
 
-func (o *requestOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *requestOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	commit, message, branch, meta, target := o.gitCommit, o.message, o.branch, o.ciMetadata, o.targetToken
 	if commit = strings.TrimSpace(commit); commit == "" {
 		return kit.UsageErr(x.Cmd, "--git-commit is required")

@@ -114,12 +114,12 @@ type approveOptions struct {
 	notes  string
 }
 
-func (o *approveOptions) bind(fs *pflag.FlagSet) {
+func (o *approveOptions) Bind(fs *pflag.FlagSet) {
 	o.search.bind(fs)
 	fs.StringVar(&o.notes, "notes", "", "Optional notes for approval")
 }
 
-func (o *approveOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *approveOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	notes := strings.TrimSpace(o.notes)
 	ts, err := racksOf(x)
 	if err != nil {
@@ -179,7 +179,7 @@ type waitOptions struct {
 	notes        string
 }
 
-func (o *waitOptions) bind(fs *pflag.FlagSet) {
+func (o *waitOptions) Bind(fs *pflag.FlagSet) {
 	o.search.bind(fs)
 	fs.StringVar(&o.pollInterval, "poll-interval", "1s", "Polling interval")
 	fs.StringVar(&o.timeout, "timeout", "30m", "Maximum time to wait (0: the 24h ceiling)")
@@ -187,7 +187,7 @@ func (o *waitOptions) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.notes, "notes", "", "Optional notes for approval (only used with --approve)")
 }
 
-func (o *waitOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *waitOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	approve, notes := o.approve, strings.TrimSpace(o.notes)
 	interval, err := waitFor(x.Cmd, "poll-interval", o.pollInterval, false)
 	if err != nil {

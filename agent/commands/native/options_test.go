@@ -16,8 +16,8 @@ func TestOptionsBindTheirFlags(t *testing.T) {
 	cases := []struct {
 		name string
 		argv []string
-		got  verb // a fresh options value to bind
-		want verb
+		got  kit.Verb // a fresh options value to bind
+		want kit.Verb
 	}{
 		{"api defaults", nil, &apiOptions{}, &apiOptions{}},
 		{"api", []string{"-X", "put", "-f", "a=1", "--field", "b=2", "-f", "a=3", "-d", "@-"}, &apiOptions{},
@@ -48,7 +48,7 @@ func TestOptionsBindTheirFlags(t *testing.T) {
 	}
 	for _, c := range cases {
 		fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
-		c.got.bind(fs)
+		c.got.Bind(fs)
 		if err := fs.Parse(c.argv); err != nil {
 			t.Errorf("%s: %v", c.name, err)
 			continue

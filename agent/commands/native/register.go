@@ -10,10 +10,6 @@
 package native
 
 import (
-	"context"
-
-	"github.com/spf13/pflag"
-
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 )
 
@@ -23,24 +19,4 @@ func Register(r *kit.Registry) {
 	registerApprovals(r)
 	registerMisc(r)
 	registerTokens(r)
-}
-
-// verb is one command's options: bound to a flag set, then run with the
-// values parsed into them.
-type verb interface {
-	bind(fs *pflag.FlagSet)
-	run(ctx context.Context, x *kit.Ctx) error
-}
-
-// bindNew is a kit.Command.Bind that makes a new T for each invocation,
-// binds its fields to fs and returns its run method.
-func bindNew[T any, P interface {
-	*T
-	verb
-}]() func(fs *pflag.FlagSet) kit.Runner {
-	return func(fs *pflag.FlagSet) kit.Runner {
-		o := P(new(T))
-		o.bind(fs)
-		return o.run
-	}
 }

@@ -23,11 +23,11 @@ import (
 func registerTokens(r *kit.Registry) {
 	r.Add(&kit.Command{
 		Name: "api-token list", Usage: "api-token list [--output json]", MaxArgs: 0,
-		Short: "List API tokens", Bind: bindNew[tokenListOptions](),
+		Short: "List API tokens", Bind: kit.BindNew[tokenListOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "api-token get", Usage: "api-token get <token-id> [--output json]", MinArgs: 1, MaxArgs: 1,
-		ArgHint: "a token id", Short: "Show details for an API token", Bind: bindNew[tokenGetOptions](),
+		ArgHint: "a token id", Short: "Show details for an API token", Bind: kit.BindNew[tokenGetOptions](),
 	})
 	r.Add(&kit.Command{
 		Name:  "api-token create",
@@ -38,7 +38,7 @@ func registerTokens(r *kit.Registry) {
 --role grants the permissions of a built-in role (viewer, ops, deployer, cicd,
 admin), resolved from the gateway's role list; --permission adds more.
 Creating a token needs a new MFA proof.`,
-		Bind: bindNew[tokenCreateOptions](),
+		Bind: kit.BindNew[tokenCreateOptions](),
 	})
 	r.Add(&kit.Command{
 		Name: "api-token delete", Usage: "api-token delete <token-id>", MinArgs: 1, MaxArgs: 1,
@@ -69,12 +69,12 @@ func (o listingOutput) format(cmd *kit.Command, allowed ...string) (string, erro
 // tokenListOptions are api-token list's flags.
 type tokenListOptions struct{ out listingOutput }
 
-func (o *tokenListOptions) bind(fs *pflag.FlagSet) { o.out.bind(fs) }
+func (o *tokenListOptions) Bind(fs *pflag.FlagSet) { o.out.bind(fs) }
 
 // tokenGetOptions are api-token get's flags.
 type tokenGetOptions struct{ out listingOutput }
 
-func (o *tokenGetOptions) bind(fs *pflag.FlagSet) { o.out.bind(fs) }
+func (o *tokenGetOptions) Bind(fs *pflag.FlagSet) { o.out.bind(fs) }
 
 // tokenCreateOptions are api-token create's flags.
 type tokenCreateOptions struct {
@@ -86,7 +86,7 @@ type tokenCreateOptions struct {
 	output      kit.Output
 }
 
-func (o *tokenCreateOptions) bind(fs *pflag.FlagSet) {
+func (o *tokenCreateOptions) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.name, "name", "", "Display name for the token")
 	fs.StringVar(&o.user, "user", "", "Create token for another user (admin only)")
 	fs.StringSliceVar(&o.permissions, "permission", nil, "Permission to grant (repeatable)")
@@ -110,7 +110,7 @@ type token struct {
 	LastUsedAt      *time.Time `json:"last_used_at"`
 }
 
-func (o *tokenListOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *tokenListOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	format, err := o.out.format(x.Cmd, "", "text", "table", "json")
 	if err != nil {
 		return err
@@ -147,7 +147,7 @@ func (o *tokenListOptions) run(ctx context.Context, x *kit.Ctx) error {
 	return nil
 }
 
-func (o *tokenGetOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *tokenGetOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	format, err := o.out.format(x.Cmd, "", "text", "json")
 	if err != nil {
 		return err
@@ -202,7 +202,7 @@ type permMeta struct {
 	} `json:"roles"`
 }
 
-func (o *tokenCreateOptions) run(ctx context.Context, x *kit.Ctx) error {
+func (o *tokenCreateOptions) Run(ctx context.Context, x *kit.Ctx) error {
 	name, user, perms, role, expires := o.name, o.user, o.permissions, o.role, o.expiresAt
 	// Check the format before anything costs an MFA proof.
 	format, err := o.output.Format(x.Cmd, "text", "", "table", "json", "token")
