@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/commands/native"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/ledger"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
@@ -19,7 +20,6 @@ import (
 // The routes (docs/gateway-protocol.md, "MFA enrolment and management"),
 // relative to /api/v1, with their MFA levels on the server.
 const (
-	apiPrefix       = "/api/v1"
 	pathStatus      = "/auth/mfa/status"                  // none
 	pathTOTPStart   = "/auth/mfa/enroll/totp/start"       // none
 	pathTOTPConfirm = "/auth/mfa/enroll/totp/confirm"     // none
@@ -35,46 +35,22 @@ const (
 // send sends one native request through kit's Call (token and MFA) and
 // returns the answer whatever its status.
 func send(ctx context.Context, x *kit.Ctx, t *kit.Target, method, path string, body any) (*gateway.Raw, error) {
-	req := gateway.Request{Method: method, Path: apiPrefix + path}
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, ipc.Errorf(ipc.CodeInternal, "encode request: %v", err)
-		}
-		req.Body = gateway.RawBody{ContentType: "application/json", Data: b}
-	}
-	raw, err := x.Call(ctx, t, req)
-	if err != nil {
-		return nil, kit.GatewayErr(t, err)
-	}
-	return raw, nil
+	return native.Send(ctx, x, t, method, path, body)
 }
 
 // call is send for answers that must be 2xx: any other status becomes the
 // server's own words. out, when not nil, receives the JSON body.
 func call(ctx context.Context, x *kit.Ctx, t *kit.Target, method, path string, body, out any) (*gateway.Raw, error) {
-	raw, err := send(ctx, x, t, method, path, body)
+	raw, err := native.Call(ctx, x, t, method, path, body)
 	if err != nil {
 		return nil, err
 	}
-	if raw.Status/100 != 2 {
-		return nil, kit.ResponseErr(t, method, raw)
-	}
 	if out != nil {
-		if err := decode(raw, out); err != nil {
+		if err := native.Decode(raw, out); err != nil {
 			return nil, err
 		}
 	}
 	return raw, nil
-}
-
-// decode reads a success body; a body that is not the expected JSON
-// usually means the URL is not a gateway.
-func decode(raw *gateway.Raw, out any) error {
-	if err := json.Unmarshal(raw.Body, out); err != nil {
-		return kit.GatewayErr(nil, &gateway.BadResponseError{URL: raw.URL, Status: raw.Status, Detail: "body is not the expected JSON"})
-	}
-	return nil
 }
 
 // method is one entry of the status's methods.
@@ -118,7 +94,7 @@ func getStatus(ctx context.Context, x *kit.Ctx, t *kit.Target) (*status, error) 
 		return nil, err
 	}
 	var st status
-	if err := decode(raw, &st); err != nil {
+	if err := native.Decode(raw, &st); err != nil {
 		return nil, err
 	}
 	var lists struct {

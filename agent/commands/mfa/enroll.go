@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/commands/native"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/ledger"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
@@ -97,7 +98,7 @@ func (o *enrollTOTPOptions) Run(ctx context.Context, x *kit.Ctx) (err error) {
 		return err
 	}
 	var res gateway.VerifyResult
-	if err := decode(raw, &res); err != nil {
+	if err := native.Decode(raw, &res); err != nil {
 		return err
 	}
 	// The confirmation opened a full window; the method list changed
@@ -268,7 +269,7 @@ func runEnrollYubiOTP(ctx context.Context, x *kit.Ctx) error {
 		return err
 	}
 	var res yubiEnrolled
-	if err := decode(raw, &res); err != nil {
+	if err := native.Decode(raw, &res); err != nil {
 		return err
 	}
 	x.Core.MFA.Unknown(ss.s.Key)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/commands/native"
 	"github.com/rack-gateway/rack-gateway/agent/ledger"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/platform/fido"
@@ -146,7 +147,7 @@ func (o *enrollKeyOptions) Run(ctx context.Context, x *kit.Ctx) (err error) {
 	var res struct {
 		MethodID int64 `json:"method_id"`
 	}
-	if err := decode(raw, &res); err != nil {
+	if err := native.Decode(raw, &res); err != nil {
 		return err
 	}
 	// The engine chooses WebAuthn only for keys it knows of.

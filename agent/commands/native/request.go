@@ -68,11 +68,17 @@ func decode(raw *gateway.Raw, out any) error {
 	return nil
 }
 
-// Call, GetJSON and Decode are call, getJSON and decode for the other
-// command packages of the native API (agent/commands/admin), so every
-// native request is sent and judged one way.
+// Call, Send, GetJSON and Decode are call, send, getJSON and decode for
+// the other command packages of the native API (agent/commands/admin and
+// mfa), so every native request is sent and judged one way.
 func Call(ctx context.Context, x *kit.Ctx, t *kit.Target, method, path string, body any) (*gateway.Raw, error) {
 	return call(ctx, x, t, method, path, body)
+}
+
+// Send sends path (relative to /api/v1) and returns the answer whatever
+// its status.
+func Send(ctx context.Context, x *kit.Ctx, t *kit.Target, method, path string, body any) (*gateway.Raw, error) {
+	return send(ctx, x, t, method, path, body)
 }
 
 // GetJSON fetches path (relative to /api/v1) and decodes the answer.
