@@ -106,7 +106,7 @@ func runRoles(ctx context.Context, x *kit.Ctx, asJSON bool) error {
 	for _, r := range sortedRoles(m) {
 		rows = append(rows, []string{r.Name, orDash(r.Label), strconv.Itoa(len(r.Permissions)), orDash(r.Description)})
 	}
-	return printTable(x.Out, []string{"ROLE", "LABEL", "PERMISSIONS", "DESCRIPTION"}, rows)
+	return kit.PrintTable(x.Out, []string{"ROLE", "LABEL", "PERMISSIONS", "DESCRIPTION"}, rows)
 }
 
 // setting is one entry of GET /settings.
@@ -156,5 +156,5 @@ func runSettings(ctx context.Context, x *kit.Ctx, asJSON bool) error {
 		}
 		rows = append(rows, []string{n, valueText(s.Value), source})
 	}
-	return printTable(x.Out, []string{"SETTING", "VALUE", "SOURCE"}, rows)
+	return kit.PrintTable(x.Out, []string{"SETTING", "VALUE", "SOURCE"}, rows)
 }

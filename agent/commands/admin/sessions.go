@@ -125,7 +125,7 @@ func showSessions(ctx context.Context, x *kit.Ctx, t *kit.Target, email string, 
 		rows = append(rows, []string{mark, strconv.FormatInt(s.ID, 10), orDash(s.Channel), orDash(device), orDash(s.IPAddress),
 			ago(parseTime(s.LastSeenAt), now), ago(parseTime(s.CreatedAt), now), stamp(&exp)})
 	}
-	return printTable(x.Out, []string{"CURRENT", "ID", "CHANNEL", "DEVICE", "IP", "LAST SEEN", "CREATED", "EXPIRES"}, rows)
+	return kit.PrintTable(x.Out, []string{"CURRENT", "ID", "CHANNEL", "DEVICE", "IP", "LAST SEEN", "CREATED", "EXPIRES"}, rows)
 }
 
 // printSessionsJSON prints the server's list, every field kept, with

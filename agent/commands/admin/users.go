@@ -111,7 +111,7 @@ func runUsersList(ctx context.Context, x *kit.Ctx, asJSON bool) error {
 	for _, u := range list {
 		rows = append(rows, []string{u.Email, orDash(u.Name), orDash(strings.Join(u.Roles, ",")), u.mfa(), u.status()})
 	}
-	return printTable(x.Out, []string{"EMAIL", "NAME", "ROLES", "MFA", "STATUS"}, rows)
+	return kit.PrintTable(x.Out, []string{"EMAIL", "NAME", "ROLES", "MFA", "STATUS"}, rows)
 }
 
 func runUsersShow(ctx context.Context, x *kit.Ctx, asJSON bool) error {

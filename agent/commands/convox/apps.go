@@ -74,7 +74,7 @@ func runApps(ctx context.Context, x *kit.Ctx, o *outputOption) error {
 	for _, a := range as {
 		rows = append(rows, []string{a.Name, a.Status, a.Release})
 	}
-	return printTable(x.Out, []string{"APP", "STATUS", "RELEASE"}, rows)
+	return kit.PrintTable(x.Out, []string{"APP", "STATUS", "RELEASE"}, rows)
 }
 
 func runAppsInfo(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {
@@ -165,7 +165,7 @@ func runPs(ctx context.Context, x *kit.Ctx, o *psOptions) error {
 		rows = append(rows, []string{p.Id, p.Name, p.Status, p.Release, ago(p.Started), p.Command})
 	}
 	// Upstream's ps table has no CPU or MEM column.
-	return printTable(x.Out, []string{"ID", "SERVICE", "STATUS", "RELEASE", "STARTED", "COMMAND"}, rows)
+	return kit.PrintTable(x.Out, []string{"ID", "SERVICE", "STATUS", "RELEASE", "STARTED", "COMMAND"}, rows)
 }
 
 func runPsStop(ctx context.Context, x *kit.Ctx, o *appOption) error {
@@ -289,7 +289,7 @@ func runScale(ctx context.Context, x *kit.Ctx, o *scaleOptions) error {
 	for _, s := range ss {
 		rows = append(rows, []string{s.Name, strconv.Itoa(s.Count), strconv.Itoa(running[s.Name]), strconv.Itoa(s.Cpu), strconv.Itoa(s.Memory)})
 	}
-	return printTable(x.Out, []string{"SERVICE", "DESIRED", "RUNNING", "CPU", "MEMORY"}, rows)
+	return kit.PrintTable(x.Out, []string{"SERVICE", "DESIRED", "RUNNING", "CPU", "MEMORY"}, rows)
 }
 
 func runRackInfo(ctx context.Context, x *kit.Ctx, o *outputOption) error {
@@ -338,5 +338,5 @@ func runInstances(ctx context.Context, x *kit.Ctx, o *outputOption) error {
 		}
 		rows = append(rows, []string{i.Id, i.Status, ago(i.Started), fmt.Sprint(i.Processes), percent(cpu), percent(mem), i.PublicIp, i.PrivateIp})
 	}
-	return printTable(x.Out, []string{"ID", "STATUS", "STARTED", "PS", "CPU", "MEM", "PUBLIC", "PRIVATE"}, rows)
+	return kit.PrintTable(x.Out, []string{"ID", "STATUS", "STARTED", "PS", "CPU", "MEM", "PUBLIC", "PRIVATE"}, rows)
 }

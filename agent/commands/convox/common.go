@@ -1,14 +1,12 @@
 package convox
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
@@ -86,31 +84,6 @@ func resolveApp(x *kit.Ctx, o appOption) (string, error) {
 		return base, nil
 	}
 	return "", kit.UsageErr(x.Cmd, "no app given and %s names none; use -a <app>", dir)
-}
-
-// printTable prints a Convox-style table: upper-case headers, columns
-// separated by two spaces.
-func printTable(w io.Writer, headers []string, rows [][]string) error {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(headers, "\t"))
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	// An empty last cell leaves padding behind; scripts and diffs should
-	// not see trailing blanks.
-	for _, line := range strings.SplitAfter(buf.String(), "\n") {
-		if line == "" {
-			continue
-		}
-		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // printInfo prints Convox-style key/value lines; continuation lines of a

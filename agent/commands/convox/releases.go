@@ -111,7 +111,7 @@ func runReleases(ctx context.Context, x *kit.Ctx, o *listOptions) error {
 		}
 		rows = append(rows, []string{r.Id, status, r.Build, ago(r.Created), r.Description})
 	}
-	return printTable(x.Out, []string{"ID", "STATUS", "BUILD", "CREATED", "DESCRIPTION"}, rows)
+	return kit.PrintTable(x.Out, []string{"ID", "STATUS", "BUILD", "CREATED", "DESCRIPTION"}, rows)
 }
 
 func runReleasesInfo(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {
@@ -200,7 +200,7 @@ func runBuilds(ctx context.Context, x *kit.Ctx, o *listOptions) error {
 	for _, b := range bs {
 		rows = append(rows, []string{b.Id, b.Status, b.Release, ago(b.Started), elapsed(b.Started, b.Ended), b.Description})
 	}
-	return printTable(x.Out, []string{"ID", "STATUS", "RELEASE", "STARTED", "ELAPSED", "DESCRIPTION"}, rows)
+	return kit.PrintTable(x.Out, []string{"ID", "STATUS", "RELEASE", "STARTED", "ELAPSED", "DESCRIPTION"}, rows)
 }
 
 func runBuildsInfo(ctx context.Context, x *kit.Ctx, o *appOutputOptions) error {

@@ -166,7 +166,7 @@ func runRackPs(ctx context.Context, x *kit.Ctx, o *rackPsOptions) error {
 	for _, p := range ps {
 		rows = append(rows, []string{p.Id, p.App, p.Name, p.Status, p.Release, ago(p.Started), p.Command})
 	}
-	return printTable(x.Out, []string{"ID", "APP", "SERVICE", "STATUS", "RELEASE", "STARTED", "COMMAND"}, rows)
+	return kit.PrintTable(x.Out, []string{"ID", "APP", "SERVICE", "STATUS", "RELEASE", "STARTED", "COMMAND"}, rows)
 }
 
 func runRackReleases(ctx context.Context, x *kit.Ctx, o *outputOption) error {
@@ -189,7 +189,7 @@ func runRackReleases(ctx context.Context, x *kit.Ctx, o *outputOption) error {
 	for _, r := range rs {
 		rows = append(rows, []string{r.Id, ago(r.Created)})
 	}
-	return printTable(x.Out, []string{"VERSION", "UPDATED"}, rows)
+	return kit.PrintTable(x.Out, []string{"VERSION", "UPDATED"}, rows)
 }
 
 func runRackScale(ctx context.Context, x *kit.Ctx, o *rackScaleOptions) error {

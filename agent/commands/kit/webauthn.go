@@ -25,22 +25,12 @@ func (x *Ctx) Asserter(ctx context.Context, t *Target) stepup.Asserter {
 		return nil
 	}
 	origin := originOf(t.URL)
-	ttl := time.Duration(t.Profile.Config().WebAuthnPINCacheSeconds) * time.Second
+	pin := x.PINPrompt(t)
 	return func(ctx context.Context, start *gateway.AssertionStart, touch func()) (string, error) {
 		pk := start.Options.PublicKey
 		req := fido.Request{
 			RPID: pk.RPID, Challenge: pk.Challenge, Origin: origin,
-			UserVerification: pk.UserVerification, Touch: touch,
-			PIN: func(ctx context.Context) (string, error) {
-				if pin, ok := x.Core.PIN.Get(); ok {
-					return pin, nil
-				}
-				pin, err := x.Term.Prompt(ctx, ipc.Prompt{Text: "Security key PIN:", Secret: true, Rack: t.Name, Reason: "fido_pin"})
-				if err == nil {
-					x.Core.PIN.Put(pin, ttl)
-				}
-				return pin, err
-			},
+			UserVerification: pk.UserVerification, Touch: touch, PIN: pin,
 		}
 		for _, c := range pk.AllowCredentials {
 			id, err := base64.RawURLEncoding.DecodeString(c.ID)
@@ -69,4 +59,22 @@ func originOf(base string) string {
 		return base
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// PINPrompt returns the security key's PIN source for t: the agent's PIN
+// cache, else a secret prompt on the terminal whose answer is cached for
+// the rack's webauthn_pin_cache_seconds. Assertions and key enrolment ask
+// the same way.
+func (x *Ctx) PINPrompt(t *Target) func(context.Context) (string, error) {
+	ttl := time.Duration(t.Profile.Config().WebAuthnPINCacheSeconds) * time.Second
+	return func(ctx context.Context) (string, error) {
+		if pin, ok := x.Core.PIN.Get(); ok {
+			return pin, nil
+		}
+		pin, err := x.Term.Prompt(ctx, ipc.Prompt{Text: "Security key PIN:", Secret: true, Rack: t.Name, Reason: "fido_pin"})
+		if err == nil {
+			x.Core.PIN.Put(pin, ttl)
+		}
+		return pin, err
+	}
 }

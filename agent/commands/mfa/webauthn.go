@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -119,7 +118,7 @@ func (o *enrollKeyOptions) Run(ctx context.Context, x *kit.Ctx) (err error) {
 		return ipc.Errorf(ipc.CodeGateway, "%v", err)
 	}
 	req.Touch = func() { x.Progress("Touch your security key...") }
-	req.PIN = o.pin(x, ss.t)
+	req.PIN = x.PINPrompt(ss.t)
 	cred, err := a.MakeCredential(ctx, req)
 	if err != nil {
 		return keyErr(x, err)
@@ -159,22 +158,6 @@ func (o *enrollKeyOptions) Run(ctx context.Context, x *kit.Ctx) (err error) {
 	fmt.Fprintf(x.Out, "Security key %q enrolled (method %d).\n", label, res.MethodID)
 	printBackupCodes(x, st.BackupCodes, "Backup codes:")
 	return nil
-}
-
-// pin asks for the key's PIN through the terminal, with the agent's PIN
-// cache, as the step-up assertions do.
-func (o *enrollKeyOptions) pin(x *kit.Ctx, t *kit.Target) func(context.Context) (string, error) {
-	ttl := time.Duration(t.Profile.Config().WebAuthnPINCacheSeconds) * time.Second
-	return func(ctx context.Context) (string, error) {
-		if pin, ok := x.Core.PIN.Get(); ok {
-			return pin, nil
-		}
-		pin, err := x.Term.Prompt(ctx, ipc.Prompt{Text: "Security key PIN:", Secret: true, Rack: t.Name, Reason: "fido_pin"})
-		if err == nil {
-			x.Core.PIN.Put(pin, ttl)
-		}
-		return pin, err
-	}
 }
 
 // keyErr words what the key said.
