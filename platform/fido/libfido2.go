@@ -77,22 +77,11 @@ func (h *hardware) Assert(ctx context.Context, req Request) (*Assertion, error) 
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	select {
-	case h.busy <- struct{}{}:
-	case <-ctx.Done():
-		return nil, cancelled(ctx.Err())
-	}
-	handedOff := false // once true, run's goroutine releases the slot
-	defer func() {
-		if !handedOff {
-			<-h.busy
-		}
-	}()
-
-	dev, err := firstDevice()
+	dev, slot, err := h.claim(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer slot.release()
 	pin, err := pinFor(ctx, dev, &req)
 	if err != nil {
 		return nil, err
@@ -111,7 +100,7 @@ func (h *hardware) Assert(ctx context.Context, req Request) (*Assertion, error) 
 	clientData := ClientData(req.Challenge, req.Origin)
 	hash := sha256.Sum256(clientData)
 
-	handedOff = true
+	slot.handOff()
 	res, err := h.run(ctx, dev, req.Touch, func() (*libfido2.Assertion, error) {
 		return dev.Assertion(req.RPID, hash[:], req.AllowCredentials, pin, opts)
 	})
@@ -148,23 +137,13 @@ func (h *hardware) HasCredential(ctx context.Context, rpID string, credentialIDs
 	if rpID == "" || len(credentialIDs) == 0 {
 		return false, nil
 	}
-	select {
-	case h.busy <- struct{}{}:
-	case <-ctx.Done():
-		return false, cancelled(ctx.Err())
-	}
-	handedOff := false
-	defer func() {
-		if !handedOff {
-			<-h.busy
-		}
-	}()
-	dev, err := firstDevice()
+	dev, slot, err := h.claim(ctx)
 	if err != nil {
 		return false, err
 	}
+	defer slot.release()
 	var dummy [sha256.Size]byte
-	handedOff = true
+	slot.handOff()
 	_, err = h.run(ctx, dev, nil, func() (*libfido2.Assertion, error) {
 		return dev.Assertion(rpID, dummy[:], credentialIDs, "", &libfido2.AssertionOpts{UP: libfido2.False})
 	})
@@ -241,6 +220,40 @@ func clientPINSet(info *libfido2.DeviceInfo) bool {
 		}
 	}
 	return false
+}
+
+// slot is a claim on the one ceremony the key runs at a time. The caller
+// releases it unless it hands it to run, whose goroutine then frees it
+// when the device call returns.
+type slot struct {
+	h      *hardware
+	handed bool
+}
+
+// handOff gives the slot to run.
+func (s *slot) handOff() { s.handed = true }
+
+// release frees the slot unless it was handed to run.
+func (s *slot) release() {
+	if !s.handed {
+		<-s.h.busy
+	}
+}
+
+// claim waits for the key to be free (or ctx to end) and finds it. On
+// success the caller holds the slot; on error nothing is held.
+func (h *hardware) claim(ctx context.Context) (*libfido2.Device, *slot, error) {
+	select {
+	case h.busy <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, cancelled(ctx.Err())
+	}
+	dev, err := firstDevice()
+	if err != nil {
+		<-h.busy
+		return nil, nil, err
+	}
+	return dev, &slot{h: h}, nil
 }
 
 // run performs call, one blocking device operation, in a goroutine so that

@@ -35,21 +35,11 @@ func (h *hardware) MakeCredential(ctx context.Context, req CreationRequest) (*Cr
 			return nil, ErrCredentialExcluded
 		}
 	}
-	select {
-	case h.busy <- struct{}{}:
-	case <-ctx.Done():
-		return nil, cancelled(ctx.Err())
-	}
-	handedOff := false
-	defer func() {
-		if !handedOff {
-			<-h.busy
-		}
-	}()
-	dev, err := firstDevice()
+	dev, slot, err := h.claim(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer slot.release()
 	// pinFor reads only the verification requirement and the PIN hook.
 	pin, err := pinFor(ctx, dev, &Request{UserVerification: req.UserVerification, PIN: req.PIN})
 	if err != nil {
@@ -73,7 +63,7 @@ func (h *hardware) MakeCredential(ctx context.Context, req CreationRequest) (*Cr
 	// run is written for assertions; the attestation travels beside it.
 	// It is read only after run returned the call's own result.
 	var att *libfido2.Attestation
-	handedOff = true
+	slot.handOff()
 	_, err = h.run(ctx, dev, req.Touch, func() (*libfido2.Assertion, error) {
 		a, err := dev.MakeCredential(hash[:], rp, user, typ, pin, opts)
 		att = a
