@@ -82,7 +82,7 @@ func TestSpinnerDrawsOnEveryTickAndErasesOnHide(t *testing.T) {
 	}
 	// Shown again it goes on turning; Stop leaves the final line.
 	sp.Show()
-	h = <-ticks
+	<-ticks
 	sp.Stop("Waited 1m02s")
 	sp.Hide() // nothing more
 	if got, want := out.String()[len(want):], "\r\x1b[K⠸ Waiting (1m02s)\r\x1b[KWaited 1m02s\n"; got != want {

@@ -82,7 +82,7 @@ func serverFrame(fin bool, op byte, payload []byte) []byte {
 
 // readAll reads messages from stream until an error, checking what every
 // reader of this package relies on.
-func readAll(t *testing.T, stream []byte) (msgs [][]byte, err error, written []byte) {
+func readAll(t *testing.T, stream []byte) (msgs [][]byte, written []byte, err error) {
 	t.Helper()
 	fc := &fakeConn{in: stream}
 	c := &Conn{c: fc, br: bufio.NewReaderSize(fc, 32<<10)}
@@ -107,7 +107,7 @@ func readAll(t *testing.T, stream []byte) (msgs [][]byte, err error, written []b
 	if total > len(stream) {
 		t.Fatalf("read %d payload bytes from a %d-byte stream", total, len(stream))
 	}
-	return msgs, err, fc.out.Bytes()
+	return msgs, fc.out.Bytes(), err
 }
 
 // FuzzReadMessage feeds arbitrary server bytes to the frame reader, and
@@ -129,7 +129,7 @@ func FuzzReadMessage(f *testing.F) {
 		// well-formed masked control frame.
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err, written := readAll(t, stream)
+		_, written, err := readAll(t, stream)
 		runtime.ReadMemStats(&after)
 		if err == nil {
 			t.Fatal("a finite stream read without an error at its end")
@@ -162,7 +162,7 @@ func FuzzReadMessage(f *testing.F) {
 			}
 			s = append(s, serverFrame(i == n-1, fop, data[lo:hi])...)
 		}
-		msgs, err, _ := readAll(t, append(s, serverFrame(true, CloseMessage, FormatCloseMessage(CloseNormalClosure, "done"))...))
+		msgs, _, err := readAll(t, append(s, serverFrame(true, CloseMessage, FormatCloseMessage(CloseNormalClosure, "done"))...))
 		if len(msgs) != 1 || !bytes.Equal(msgs[0], data) {
 			t.Fatalf("framed %d bytes in %d fragments, read back %d messages", len(data), n, len(msgs))
 		}
