@@ -74,7 +74,21 @@ func TestLoginWaitSpinsInATerminal(t *testing.T) {
 	t.Run("piped", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		r := e.login("prod", admin)
+		// Browse only once the wait has begun: a browser quicker than the
+		// first poll would leave no wait to print.
+		authFile := filepath.Join(e.root, "auth")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		_, errb, wait := e.start(e.cmd(ctx, "login", "prod", e.sb.URL, "--no-open", "--auth-file", authFile))
+		authURL := waitAuthURL(t, authFile, 20*time.Second)
+		waitFor(t, "the piped wait line", 20*time.Second, func() bool {
+			return strings.Contains(errb.String(), "Waiting for login")
+		})
+		browse(t, authURL+"&selected_user="+admin+"&mfa=auto")
+		r := wait()
+		if r.Code != 0 {
+			t.Fatalf("login: %s", r)
+		}
 		if strings.Count(r.Err, "Waiting for login") != 1 || strings.ContainsAny(r.Err, "\r\x1b") {
 			t.Fatalf("piped stderr:\n%q", r.Err)
 		}
