@@ -114,8 +114,11 @@ func runDaemon(args []string, stderr io.Writer) int {
 	}
 	c.WriteStatus()
 	srv := server.New(c, sock, log)
-	if t, ok := readTimeout(log); ok {
+	if t, ok := envDuration(log, readTimeoutEnv); ok {
 		srv.SetTimeouts(server.Timeouts{Header: t, Request: t})
+	}
+	if t, ok := envDuration(log, callTimeoutEnv); ok {
+		c.CallTimeout = t
 	}
 	srv.LogHealth = logHealth
 	if ap, err := audit.DefaultPath(); err != nil {
@@ -160,14 +163,19 @@ func runDaemon(args []string, stderr io.Writer) int {
 // clients dropped in a second rather than ten.
 const readTimeoutEnv = "RACK_GATEWAY_AGENT_READ_TIMEOUT"
 
-func readTimeout(log *slog.Logger) (time.Duration, bool) {
-	v := os.Getenv(readTimeoutEnv)
+// callTimeoutEnv shortens the bound on each gateway request (a Go
+// duration, normally gateway.CallTimeout): tests use it to see a gateway
+// that never answers reported in seconds rather than thirty.
+const callTimeoutEnv = "RACK_GATEWAY_AGENT_CALL_TIMEOUT"
+
+func envDuration(log *slog.Logger, name string) (time.Duration, bool) {
+	v := os.Getenv(name)
 	if v == "" {
 		return 0, false
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		log.Warn("ignoring "+readTimeoutEnv, "value", v, "err", err)
+		log.Warn("ignoring "+name, "value", v, "err", err)
 		return 0, false
 	}
 	return d, true

@@ -43,6 +43,9 @@ type Core struct {
 	StatusPath string
 	// Seen is what the last commands saw of each rack, for completion.
 	Seen Seen
+	// CallTimeout bounds each non-streaming gateway request; zero means
+	// gateway.CallTimeout. Set once before the agent serves.
+	CallTimeout time.Duration
 
 	statusMu sync.Mutex
 	watch    *watcher
@@ -137,5 +140,7 @@ func (c *Core) Gateway(baseURL string) *gateway.Client {
 		c.clients[baseURL] = hc
 	}
 	c.mu.Unlock()
-	return gateway.New(baseURL, hc, "rack-gateway-agent/"+c.Version)
+	g := gateway.New(baseURL, hc, "rack-gateway-agent/"+c.Version)
+	g.Timeout = c.CallTimeout
+	return g
 }

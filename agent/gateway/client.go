@@ -21,7 +21,8 @@ import (
 	"unicode/utf8"
 )
 
-// CallTimeout bounds every non-streaming request.
+// CallTimeout bounds every non-streaming request unless a Client says
+// otherwise (Client.Timeout).
 const CallTimeout = 30 * time.Second
 
 // DialTimeout bounds connecting, so a gateway that refuses or drops
@@ -83,6 +84,17 @@ type Client struct {
 	// 429 (see DoRaw); nil means the real ones. Tests step them.
 	Now  func() time.Time
 	Wait func(ctx context.Context, d time.Duration) error
+	// Timeout bounds each non-streaming request, answer included; zero
+	// means CallTimeout. The agent shortens it only for tests, so that a
+	// gateway that never answers is seen in seconds.
+	Timeout time.Duration
+}
+
+func (c *Client) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return CallTimeout
 }
 
 // New returns a client for baseURL (already normalized).
@@ -152,15 +164,32 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("gateway answered %s: %s", StatusLine(e.Status), e.Text())
 }
 
-// NetError means the gateway could not be reached or did not answer.
+// NetError means the gateway could not be reached, did not answer in
+// time, or its answer was cut short. The three read differently because
+// they call for different next steps: check the URL, or try again.
 type NetError struct {
 	URL string
 	Err error
+	// Waited is set when the request ran out of time: the gateway (or a
+	// proxy before it) took the request and did not answer within it.
+	Waited time.Duration
+	// Cut marks an answer whose body broke off while it was being read.
+	Cut bool
 }
 
 func (e *NetError) Error() string {
+	switch {
+	case e.Waited > 0:
+		return fmt.Sprintf("the gateway at %s did not answer within %s", e.URL, e.Waited)
+	case e.Cut:
+		return fmt.Sprintf("the answer from the gateway at %s was cut short: %v", e.URL, e.Err)
+	}
 	return fmt.Sprintf("cannot reach the gateway at %s: %v", e.URL, e.Err)
 }
+
+// Reached reports whether the gateway was reached at all: a timeout or a
+// cut answer came after the request left, so the URL is not the problem.
+func (e *NetError) Reached() bool { return e.Waited > 0 || e.Cut }
 
 func (e *NetError) Unwrap() error { return e.Err }
 
@@ -170,10 +199,29 @@ type BadResponseError struct {
 	URL    string
 	Status int
 	Detail string
+	// Cut marks JSON that broke off before its end: the gateway was
+	// reached and began the right answer, so the URL is not in question.
+	Cut bool
 }
 
 func (e *BadResponseError) Error() string {
+	if e.Cut {
+		return fmt.Sprintf("the answer from %s (HTTP %d) ended early: %s; the connection may have dropped, try again", e.URL, e.Status, e.Detail)
+	}
 	return fmt.Sprintf("unexpected response from %s (HTTP %d): %s; is this a rack-gateway URL?", e.URL, e.Status, e.Detail)
+}
+
+// badJSON words a success body that did not decode into the expected
+// shape. A body that opens like JSON and stops mid-way was cut in transit
+// (a dropped connection without framing to tell), not a wrong URL.
+func badJSON(raw *Raw, err error) *BadResponseError {
+	b := bytes.TrimSpace(raw.Body)
+	var syn *json.SyntaxError
+	if len(b) > 0 && (b[0] == '{' || b[0] == '[') && errors.As(err, &syn) && syn.Offset >= int64(len(b)) {
+		return &BadResponseError{URL: raw.URL, Status: raw.Status, Cut: true,
+			Detail: fmt.Sprintf("the JSON stops after %d bytes", len(raw.Body))}
+	}
+	return &BadResponseError{URL: raw.URL, Status: raw.Status, Detail: "body is not the expected JSON (" + snippet(raw.Body) + ")"}
 }
 
 // Request describes one call.
@@ -220,8 +268,14 @@ func (c *Client) DoRaw(ctx context.Context, r Request) (*Raw, error) {
 }
 
 func (c *Client) doOnce(ctx context.Context, r Request) (*Raw, error) {
-	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
+	// ownDeadline: the time ran out on this call's own bound, not on the
+	// caller's context, so the gateway is the one that did not answer.
+	ownDeadline := func() bool {
+		return parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded)
+	}
 	full := c.BaseURL + r.Path
 	var body io.Reader = http.NoBody
 	contentType := ""
@@ -266,15 +320,21 @@ func (c *Client) doOnce(ctx context.Context, r Request) (*Raw, error) {
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			return nil, ctx.Err()
+		if parent.Err() != nil && errors.Is(err, context.Canceled) {
+			return nil, parent.Err()
+		}
+		if ownDeadline() {
+			return nil, &NetError{URL: c.BaseURL, Err: unwrapURLError(err), Waited: c.timeout()}
 		}
 		return nil, &NetError{URL: c.BaseURL, Err: unwrapURLError(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return nil, &NetError{URL: c.BaseURL, Err: err}
+		if ownDeadline() {
+			return nil, &NetError{URL: c.BaseURL, Err: err, Waited: c.timeout()}
+		}
+		return nil, &NetError{URL: c.BaseURL, Err: err, Cut: true}
 	}
 	return &Raw{Status: resp.StatusCode, Header: resp.Header, Body: data, URL: full}, nil
 }
@@ -324,7 +384,7 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (int, error) {
 		}
 		if out != nil && raw.Status != http.StatusNoContent && raw.Status/100 == 2 {
 			if err := json.Unmarshal(raw.Body, out); err != nil {
-				return raw.Status, &BadResponseError{URL: raw.URL, Status: raw.Status, Detail: "body is not the expected JSON (" + snippet(raw.Body) + ")"}
+				return raw.Status, badJSON(raw, err)
 			}
 		}
 		return raw.Status, nil

@@ -27,6 +27,10 @@ const (
 	// answer): it ends the command as soon as it arrives. It is the
 	// connect deadline, the shortest the agent has.
 	faultAtOnce = gateway.DialTimeout
+	// faultCall is the agent's bound on one gateway request in these
+	// tests (RACK_GATEWAY_AGENT_CALL_TIMEOUT; gateway.CallTimeout
+	// otherwise): long enough for a loaded machine's real answers.
+	faultCall = 8 * time.Second
 	// faultSlack is a loaded machine's margin on top of a deadline.
 	faultSlack = 5 * time.Second
 )
@@ -53,6 +57,8 @@ func faultEnv(t *testing.T) (*env, *sandbox, *faultproxy.Proxy) {
 	t.Cleanup(func() { _ = px.Close() })
 	e := newEnv(t)
 	e.sb = &sandbox{URL: px.URL} // the rack's gateway URL is the proxy's
+	// A gateway that never answers is then seen in seconds, not thirty.
+	e.set("RACK_GATEWAY_AGENT_CALL_TIMEOUT", faultCall.String())
 	e.login("prod", admin)
 	sb.expireStepUp(t, admin)
 	return e, sb, px
@@ -62,7 +68,7 @@ func faultEnv(t *testing.T) (*env, *sandbox, *faultproxy.Proxy) {
 // harness's own 30 s would race it.
 func (e *env) runLong(args ...string) result {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), gateway.CallTimeout+2*faultSlack)
+	ctx, cancel := context.WithTimeout(context.Background(), faultCall+gateway.MaxRetryWait+2*faultSlack)
 	defer cancel()
 	return e.runCmd(e.cmd(ctx, args...))
 }
@@ -120,7 +126,7 @@ func TestFaultsWhileACodeIsInFlight(t *testing.T) {
 			name:  "truncated JSON",
 			cmd:   stepUpCmd,
 			fault: faultproxy.Fault{Kind: faultproxy.Truncate, Method: "POST", Path: verifyPath},
-			want:  []string{"Error: MFA verification did not complete", "unexpected", "counted as spent"},
+			want:  []string{"Error: MFA verification did not complete", "ended early", "the connection may have dropped", "counted as spent"},
 		},
 		{
 			name:  "body cut short",
@@ -134,8 +140,8 @@ func TestFaultsWhileACodeIsInFlight(t *testing.T) {
 			name:     "stall",
 			cmd:      stepUpCmd,
 			fault:    faultproxy.Fault{Kind: faultproxy.Stall, Method: "POST", Path: verifyPath, Forward: true},
-			want:     []string{"Error: MFA verification did not complete", "counted as spent"},
-			deadline: gateway.CallTimeout,
+			want:     []string{"Error: MFA verification did not complete", "did not answer within " + faultCall.String(), "counted as spent"},
+			deadline: faultCall,
 		},
 	}
 	for _, c := range cases {
@@ -227,7 +233,9 @@ func TestFaultsOnAPlainRequest(t *testing.T) {
 		{"truncated JSON", faultproxy.Fault{Kind: faultproxy.Truncate}, false,
 			[]string{"Error: unexpected answer from GET /apps", "unexpected end of JSON input"}, 1},
 		{"body cut short", faultproxy.Fault{Kind: faultproxy.Truncate, KeepLength: true}, false,
-			[]string{"Error: cannot reach the gateway at " + px.URL, "unexpected EOF"}, 1},
+			[]string{"Error: the answer from the gateway at " + px.URL + " was cut short: unexpected EOF", "try again"}, 1},
+		{"stall", faultproxy.Fault{Kind: faultproxy.Stall, Forward: true}, false,
+			[]string{"Error: the gateway at " + px.URL + " did not answer within " + faultCall.String(), "try again"}, 1},
 	}
 	for _, c := range cases {
 		c.fault.Method, c.fault.Path = "GET", appsPath
@@ -247,6 +255,9 @@ func TestFaultsOnAPlainRequest(t *testing.T) {
 		// A 429 retried waits for Retry-After first, at most
 		// gateway.MaxRetryWait.
 		deadline := faultAtOnce
+		if c.fault.Kind == faultproxy.Stall {
+			deadline = faultCall
+		}
 		if c.fault.Status == http.StatusTooManyRequests {
 			deadline += gateway.MaxRetryWait
 		}

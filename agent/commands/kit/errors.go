@@ -27,8 +27,13 @@ func GatewayErr(t *Target, err error) error {
 	}
 	var ne *gateway.NetError
 	if errors.As(err, &ne) {
-		return ipc.Wrap(ipc.CodeGatewayUnreachable, err, "%v", ne).
-			WithHint("Check the gateway URL and your network; 'rack-gateway rack' shows the URL in use.")
+		e := ipc.Wrap(ipc.CodeGatewayUnreachable, err, "%v", ne)
+		if ne.Reached() {
+			// The request got there: the URL is right, the gateway or a
+			// proxy before it is slow or dropped the answer.
+			return e.WithHint("The gateway took the request but did not finish answering; try again, and if it persists ask its operators.")
+		}
+		return e.WithHint("Check the gateway URL and your network; 'rack-gateway rack' shows the URL in use.")
 	}
 	var br *gateway.BadResponseError
 	if errors.As(err, &br) {
