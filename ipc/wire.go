@@ -126,10 +126,16 @@ func (inv *Invocation) SetArgv(argv []string, exact bool) {
 }
 
 // ArgvBytes replaces Argv with the exact arguments from ArgvB64, when the
-// client sent them.
+// client sent them. The two must be the same command line: an argument
+// that is valid text reads the same in both, so a client that filled only
+// one of them (an empty argv_b64 beside a real argv) is refused rather
+// than run as some other command.
 func (inv *Invocation) ArgvBytes() error {
 	if inv.ArgvB64 == nil {
 		return nil
+	}
+	if len(inv.ArgvB64) != len(inv.Argv) {
+		return Errorf(CodeBadRequest, "argv_b64 has %d arguments and argv %d: they must carry the same command line", len(inv.ArgvB64), len(inv.Argv))
 	}
 	argv := make([]string, len(inv.ArgvB64))
 	for i, a := range inv.ArgvB64 {
@@ -138,6 +144,9 @@ func (inv *Invocation) ArgvBytes() error {
 			return Errorf(CodeBadRequest, "argv_b64[%d] is not base64: %v", i, err)
 		}
 		argv[i] = string(b)
+		if utf8.Valid(b) && argv[i] != inv.Argv[i] {
+			return Errorf(CodeBadRequest, "argv_b64[%d] and argv[%d] differ: they must carry the same command line", i, i)
+		}
 	}
 	inv.Argv, inv.ArgvB64 = argv, nil
 	return nil

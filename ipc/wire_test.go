@@ -1,6 +1,7 @@
 package ipc
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -42,6 +43,23 @@ func TestArgvBytesRoundTrip(t *testing.T) {
 	bad := Invocation{Argv: []string{"x"}, ArgvB64: []string{"not base64!"}}
 	if err := bad.ArgvBytes(); err == nil {
 		t.Error("bad base64 accepted")
+	}
+}
+
+// argv and argv_b64 are one command line twice; a client that sent two
+// different ones is refused, never run as either.
+func TestArgvBytesRefusesTwoCommandLines(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for name, inv := range map[string]Invocation{
+		"empty argv_b64":   {Argv: []string{"apps"}, ArgvB64: []string{}},
+		"fewer in b64":     {Argv: []string{"apps", "-a", "x"}, ArgvB64: []string{b64("apps")}},
+		"more in b64":      {Argv: []string{"apps"}, ArgvB64: []string{b64("apps"), b64("delete")}},
+		"a different word": {Argv: []string{"apps", "info"}, ArgvB64: []string{b64("apps"), b64("delete")}},
+	} {
+		err := inv.ArgvBytes()
+		if err == nil || AsError(err).Code != CodeBadRequest {
+			t.Errorf("%s: ran %q (err %v)", name, inv.Argv, err)
+		}
 	}
 }
 
