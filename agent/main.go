@@ -17,6 +17,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/audit"
 	"github.com/rack-gateway/rack-gateway/agent/commands"
 	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/agent/crash"
 	"github.com/rack-gateway/rack-gateway/agent/server"
 	"github.com/rack-gateway/rack-gateway/internal/buildinfo"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -84,6 +85,7 @@ func runDaemon(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(ipc.Errorf(ipc.CodeInternal, "%v", err))
 	}
+	crash.SetLogger(log)
 	c := core.New(buildinfo.Version, log, nil)
 	if c.StatusPath, err = statusfile.Path(); err != nil {
 		log.Warn("no status file for shell prompts", "err", err)

@@ -31,6 +31,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/rack-gateway/rack-gateway/agent/crash"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 )
 
@@ -134,7 +135,7 @@ func Open(ctx context.Context, d Dial) (*Conn, error) {
 	ws.SetPongHandler(func(string) error {
 		return ws.SetReadDeadline(time.Now().Add(ReadTimeout))
 	})
-	go c.pinger()
+	crash.Go("rack stream pinger", c.pinger)
 	return c, nil
 }
 

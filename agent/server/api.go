@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/agent/crash"
 	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
@@ -55,7 +56,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// is not an events client, and must not grow the agent's memory.
 	conn.SetReadLimit(maxEventsMessage)
 	gone := make(chan struct{})
-	go func() {
+	crash.Go("events reader", func() {
 		// Reading keeps control frames flowing and notices a close.
 		defer close(gone)
 		for {
@@ -63,7 +64,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-	}()
+	})
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
 	for {

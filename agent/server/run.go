@@ -12,6 +12,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/audit"
 	"github.com/rack-gateway/rack-gateway/agent/commands"
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/crash"
 	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/internal/grammar"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -53,7 +54,8 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	t := newWSTerm(conn, inv, cancel, s.Core)
-	go t.readLoop()
+	// Its defers cancel the command should it panic.
+	crash.Go("terminal reader", t.readLoop)
 
 	stopAfter := false
 	env := &commands.Env{

@@ -25,6 +25,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/config"
 	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/agent/crash"
 	"github.com/rack-gateway/rack-gateway/ipc"
 	"github.com/rack-gateway/rack-gateway/ipc/transport"
 )
@@ -210,7 +211,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing = true
 	s.runsMu.Unlock()
 	done := make(chan struct{})
-	go func() { s.runs.Wait(); close(done) }()
+	crash.Go("shutdown wait", func() { s.runs.Wait(); close(done) })
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rack-gateway/rack-gateway/agent/crash"
 )
 
 // Spinner is one live status line on a terminal stream: a turning glyph
@@ -111,7 +113,7 @@ func (s *Spinner) Show() {
 	s.drawLocked()
 	s.mu.Unlock()
 	tick := s.o.NewTicker(s.o.Interval)
-	go func() {
+	crash.Go("spinner", func() {
 		defer close(done)
 		defer tick.Stop()
 		for {
@@ -128,7 +130,7 @@ func (s *Spinner) Show() {
 				s.mu.Unlock()
 			}
 		}
-	}()
+	})
 }
 
 // Redraw draws the line now, between ticks, when it is shown: for a text

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
+	"github.com/rack-gateway/rack-gateway/agent/crash"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/stepup"
 	"github.com/rack-gateway/rack-gateway/ipc"
@@ -245,7 +246,8 @@ func execIn(ctx context.Context, x *kit.Ctx, t *kit.Target, app, pid, command, e
 	}
 	defer c.Close()
 	defer rawMode(x)()
-	go c.SendStdin(x.Term.Stdin())
+	// A bug in the stdin pump ends this stream, not the agent.
+	crash.Go("exec stdin", func() { c.SendStdin(x.Term.Stdin()) }, c.Close)
 	code, err := c.Exec(ctx, x.Out)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/config"
 	"github.com/rack-gateway/rack-gateway/agent/core"
+	"github.com/rack-gateway/rack-gateway/agent/crash"
 	"github.com/rack-gateway/rack-gateway/agent/events"
 	"github.com/rack-gateway/rack-gateway/agent/gateway"
 	"github.com/rack-gateway/rack-gateway/agent/ledger"
@@ -223,10 +224,10 @@ func pollLogin(ctx context.Context, x *kit.Ctx, gw *gateway.Client, req gateway.
 			close(promptDone)
 			return
 		}
-		go func() {
+		crash.Go("login code prompt", func() {
 			defer close(promptDone)
 			loginCodePrompt(promptCtx, x, gw, req.State, user)
-		}()
+		})
 	}
 	defer func() {
 		if !started {
