@@ -95,7 +95,7 @@ type Invocation struct {
 	// Argv is the command line after the program name. JSON strings
 	// cannot carry bytes that are not UTF-8, so when any argument has
 	// such bytes ArgvB64 carries all of them, base64-encoded, and Argv
-	// is only for show (see ArgvBytes).
+	// must match it (see ArgvBytes).
 	Argv    []string          `json:"argv"`
 	ArgvB64 []string          `json:"argv_b64,omitempty"`
 	Cwd     string            `json:"cwd"`

@@ -52,9 +52,13 @@ func TestRunRefusesArgumentsThatAreNotText(t *testing.T) {
 	// Valid text sent the same way runs.
 	inv = invocation(t, "racks")
 	inv.ArgvB64 = []string{"cmFja3M="}
-	inv.Argv = []string{"shown only"}
 	if res := a.run(t, inv); res.Exit.Error != nil || !strings.Contains(res.Stdout, "No racks configured") {
 		t.Fatalf("argv_b64 racks: %+v %q", res.Exit.Error, res.Stdout)
+	}
+	// Two different command lines are refused, and neither runs.
+	inv.Argv = []string{"version"}
+	if res := a.run(t, inv); res.Exit.Error == nil || res.Exit.Error.Code != ipc.CodeBadRequest || res.Stdout != "" {
+		t.Fatalf("argv and argv_b64 differ: %+v %q", res.Exit.Error, res.Stdout)
 	}
 }
 
