@@ -94,8 +94,9 @@ func FormatBytes(n int) string {
 type Invocation struct {
 	// Argv is the command line after the program name. JSON strings
 	// cannot carry bytes that are not UTF-8, so when any argument has
-	// such bytes ArgvB64 carries all of them, base64-encoded, and Argv
-	// must match it (see ArgvBytes).
+	// such bytes ArgvB64 carries all of them, base64-encoded; Argv then
+	// has as many entries, equal wherever an argument is valid text (see
+	// ArgvBytes).
 	Argv    []string          `json:"argv"`
 	ArgvB64 []string          `json:"argv_b64,omitempty"`
 	Cwd     string            `json:"cwd"`
