@@ -76,6 +76,9 @@ wait_for('the disconnect', function()
   return not rg._state.connected
 end)
 emit('DOWN', rg.statusline())
+notes = {}
+vim.cmd('RackGatewayStatus')
+emit('DOWNINFO', notes[1])
 await('restarted')
 wait_for('the new agent', function()
   return rg._state.connected and rg._state.status ~= nil and rg._state.status.pid ~= pid

@@ -75,6 +75,8 @@ eq('pick no status', s.pick(nil), nil)
 -- Notifications name rack, command and terminal.
 eq('describe tty', s.describe({ rack = 'prod', command = 'rack-gateway api', tty = '/dev/pts/3', text = 'Enter TOTP code: ' }),
   'prod: `rack-gateway api` in /dev/pts/3 is waiting: Enter TOTP code:')
+eq('describe tty and pid', s.describe({ rack = 'prod', command = 'rack-gateway api', tty = '/dev/pts/3', pid = 42, text = 'Code:' }),
+  'prod: `rack-gateway api` in /dev/pts/3 (pid 42) is waiting: Code:')
 eq('describe pid', s.describe({ rack = 'prod', command = 'rack-gateway api', pid = 42, text = 'Code:' }),
   'prod: `rack-gateway api` in the terminal of pid 42 is waiting: Code:')
 

@@ -9,18 +9,11 @@ local paths = require('rack_gateway.paths')
 
 local M = {}
 
--- The event types that change what the plugin shows; each one makes it
--- re-read /v1/status, which carries the whole state.
-M.event_types = {
-  'window_opened',
-  'window_expiring',
-  'window_expired',
-  'login',
-  'logout',
-  'prompt_pending',
-  'prompt_answered',
-  'command_finished',
-}
+-- Events that change nothing the plugin shows. Every other event, types
+-- a newer agent adds included, makes it re-read /v1/status, which carries
+-- the whole state. The stream is not filtered with ?types=: an agent that
+-- does not know a type refuses the whole subscription.
+M.ignored_events = { command_started = true }
 
 local defaults = {
   socket = nil, -- the agent socket; nil finds it as the CLI does
@@ -228,7 +221,7 @@ connect = function()
   if not state.started or state.ws then
     return
   end
-  local target = '/v1/events?types=' .. table.concat(M.event_types, ',')
+  local target = '/v1/events'
   local ws
   -- A stream closed by stop() or setup() reports after a new one may
   -- have started: only the current stream's reports count.
@@ -244,8 +237,12 @@ connect = function()
       state.connects = state.connects + 1
       M.refresh()
     end),
-    on_message = vim.schedule_wrap(function()
-      if current() then
+    on_message = vim.schedule_wrap(function(text)
+      if not current() then
+        return
+      end
+      local ok, ev = pcall(vim.json.decode, text)
+      if not (ok and type(ev) == 'table' and M.ignored_events[ev.type]) then
         M.refresh()
       end
     end),
@@ -362,7 +359,7 @@ end
 function M.info()
   ensure()
   if not state.connected or not state.status then
-    return ('not connected to the agent at %s: %s\nThe next rack-gateway command starts it.'):format(M.socket(), tostring(state.error))
+    return ('not connected to the agent: %s\nThe next rack-gateway command starts it.'):format(tostring(state.error or 'connecting'))
   end
   local s = state.status
   local lines = { ('agent %s (pid %s) at %s, secrets in %s'):format(s.version, s.pid, s.socket, s.secret_store) }

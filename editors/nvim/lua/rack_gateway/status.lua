@@ -97,16 +97,18 @@ function M.render(rack, elapsed_s, format)
 end
 
 -- describe names a pending prompt for a notification: the rack, the
--- command and the terminal it waits in. The terminal is the prompt's tty
--- when the agent reports one, else the CLI's pid.
+-- command and the terminal it waits in: the prompt's tty and the CLI's pid
+-- (an agent before the tty field gives only the pid).
 function M.describe(p)
+  local tty = type(p.tty) == 'string' and p.tty ~= '' and p.tty or nil
+  local pid = type(p.pid) == 'number' and p.pid > 0 and p.pid or nil
   local where
-  if type(p.tty) == 'string' and p.tty ~= '' then
-    where = p.tty
-  elseif type(p.tty_name) == 'string' and p.tty_name ~= '' then
-    where = p.tty_name
-  elseif type(p.pid) == 'number' and p.pid > 0 then
-    where = 'the terminal of pid ' .. p.pid
+  if tty and pid then
+    where = ('%s (pid %d)'):format(tty, pid)
+  elseif tty then
+    where = tty
+  elseif pid then
+    where = 'the terminal of pid ' .. pid
   else
     where = 'a terminal'
   end

@@ -88,24 +88,35 @@ function M.dechunk(s)
   end
 end
 
+-- dial_error says what a failed connect means for the user.
+local function dial_error(path, err)
+  err = tostring(err)
+  if err:match('^ENOENT') or err:match('^ECONNREFUSED') then
+    return ('no agent is listening on %s (%s)'):format(path, err)
+  end
+  return ('cannot reach the agent on %s: %s'):format(path, err)
+end
+
 -- Opens a pipe to path; cb(err, pipe) runs once.
 local function dial(path, cb)
   local pipe = uv.new_pipe(false)
-  local ok, err = pcall(pipe.connect, pipe, path, function(err)
-    if err then
+  local ok, ret, err = pcall(pipe.connect, pipe, path, function(cerr)
+    if cerr then
       if not pipe:is_closing() then
         pipe:close()
       end
-      cb(err)
+      cb(dial_error(path, cerr))
     else
       cb(nil, pipe)
     end
   end)
-  if not ok then
+  -- A connect refused before it started (a bad path) throws or returns
+  -- nil and an error instead of calling back.
+  if not ok or ret == nil then
     if not pipe:is_closing() then
       pipe:close()
     end
-    cb(tostring(err))
+    cb(dial_error(path, ok and err or ret))
   end
 end
 
