@@ -49,10 +49,14 @@ const (
 	CapArgvBytes = "argv_b64"
 	// CapRunning: the agent sends HeaderRunning.
 	CapRunning = "running"
+	// CapPromptWithdrawn: the agent publishes prompt_withdrawn when a
+	// prompt ends unanswered, and names a prompt's terminal (tty), so an
+	// editor can drop a question nobody waits on and say who asks.
+	CapPromptWithdrawn = "prompt_withdrawn"
 )
 
 // Capabilities are this build's named capabilities.
-var Capabilities = []string{CapArgvBytes, CapRunning}
+var Capabilities = []string{CapArgvBytes, CapRunning, CapPromptWithdrawn}
 
 // Read limits on /v1/run, the same on both sides so that the CLI can refuse
 // what the agent would (docs/local-api.md, "Limits and timeouts").
@@ -320,6 +324,7 @@ type PromptStatus struct {
 	Secret    bool      `json:"secret"`
 	Reason    string    `json:"reason,omitempty"`
 	PID       int       `json:"pid,omitempty"`
+	TTY       string    `json:"tty,omitempty"` // the waiting command's terminal (/dev/pts/3)
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -389,4 +394,5 @@ type Event struct {
 	PID        int        `json:"pid,omitempty"`
 	Exit       *int       `json:"exit,omitempty"`
 	AnsweredBy string     `json:"answered_by,omitempty"`
+	TTY        string     `json:"tty,omitempty"` // the terminal of a prompt_pending or prompt_withdrawn
 }

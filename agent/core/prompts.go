@@ -23,6 +23,7 @@ type PendingPrompt struct {
 	Secret    bool      `json:"secret"`
 	Reason    string    `json:"reason,omitempty"`
 	PID       int       `json:"pid,omitempty"`
+	TTY       string    `json:"tty,omitempty"` // the command's terminal (/dev/pts/3)
 	Created   time.Time `json:"created_at"`
 
 	answer chan string
@@ -66,11 +67,17 @@ func (r *Prompts) Answer(id, value string) (*PendingPrompt, error) {
 	return p, nil
 }
 
-// Remove withdraws a prompt (answered in the terminal, or abandoned).
-func (r *Prompts) Remove(id string) {
+// Remove withdraws a prompt (answered in the terminal, or abandoned). It
+// reports whether the prompt was still pending: false means Answer took it
+// first, and the API's answer is waiting in Answers. Whoever removes a
+// prompt from the registry first has answered it (docs/local-api.md, "A
+// prompt's life").
+func (r *Prompts) Remove(id string) bool {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.m[id]
 	delete(r.m, id)
-	r.mu.Unlock()
+	return ok
 }
 
 // List returns the pending prompts, oldest first.

@@ -19,13 +19,14 @@ const (
 	Logout          = "logout"
 	PromptPending   = "prompt_pending"
 	PromptAnswered  = "prompt_answered"
+	PromptWithdrawn = "prompt_withdrawn" // ended unanswered: Ctrl-C, terminal gone, command ended
 	CommandStarted  = "command_started"
 	CommandFinished = "command_finished"
 )
 
 // Types lists every event type, for filter validation.
 var Types = []string{WindowOpened, WindowExpiring, WindowExpired, Login, Logout,
-	PromptPending, PromptAnswered, CommandStarted, CommandFinished}
+	PromptPending, PromptAnswered, PromptWithdrawn, CommandStarted, CommandFinished}
 
 // Event is one state change; the wire type of GET /v1/events.
 type Event = ipc.Event

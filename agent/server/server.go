@@ -353,5 +353,5 @@ func readHead(c net.Conn, max int) {
 
 func promptStatus(p core.PendingPrompt) ipc.PromptStatus {
 	return ipc.PromptStatus{ID: p.ID, Rack: p.Rack, Command: p.Command, Text: p.Text, Secret: p.Secret,
-		Reason: p.Reason, PID: p.PID, CreatedAt: p.Created}
+		Reason: p.Reason, PID: p.PID, TTY: p.TTY, CreatedAt: p.Created}
 }

@@ -207,7 +207,7 @@ func (t *wsTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 		return "", ipc.Errorf(ipc.CodeStepUpRequired, "cannot prompt: no interactive terminal")
 	}
 	pending := t.core.Prompts.Add(core.PendingPrompt{
-		Rack: p.Rack, Command: p.Command, Text: p.Text, Secret: p.Secret, Reason: p.Reason, PID: t.inv.PID,
+		Rack: p.Rack, Command: p.Command, Text: p.Text, Secret: p.Secret, Reason: p.Reason, PID: t.inv.PID, TTY: t.inv.TTYName,
 	})
 	p.ID = pending.ID
 	ch := make(chan ipc.Answer, 1)
@@ -220,19 +220,34 @@ func (t *wsTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 		t.mu.Unlock()
 		t.core.Prompts.Remove(p.ID)
 	}()
-	t.core.Events.Publish(events.Event{Type: events.PromptPending, Rack: p.Rack, PromptID: p.ID, Command: p.Command, PID: t.inv.PID})
+	t.core.Events.Publish(events.Event{Type: events.PromptPending, Rack: p.Rack, PromptID: p.ID, Command: p.Command, PID: t.inv.PID, TTY: t.inv.TTYName})
 	answered := func(by string) {
 		t.core.Events.Publish(events.Event{Type: events.PromptAnswered, Rack: p.Rack, PromptID: p.ID, PID: t.inv.PID, AnsweredBy: by})
+	}
+	// Every prompt that ends without an answer says so, so an editor
+	// showing it can take it down (docs/local-api.md, "A prompt's life").
+	unanswered := func() {
+		t.core.Events.Publish(events.Event{Type: events.PromptWithdrawn, Rack: p.Rack, PromptID: p.ID, PID: t.inv.PID, TTY: t.inv.TTYName})
 	}
 	withdraw := func() {
 		_ = writeControl(t, &ipc.Control{Type: ipc.MsgPromptDone, Answer: &ipc.Answer{ID: p.ID}})
 	}
 	if err := writeControl(t, &ipc.Control{Type: ipc.MsgPrompt, Prompt: &p}); err != nil {
+		unanswered()
 		return "", ipc.Interrupted("terminal went away")
 	}
 	select {
 	case a := <-ch:
+		if !t.core.Prompts.Remove(p.ID) {
+			// The API answered in the same instant and was told 200:
+			// its answer is the one used, so that a 200 always means
+			// "your answer was taken".
+			a = ipc.Answer{Value: <-pending.Answers()}
+			answered("api")
+			return a.Value, nil
+		}
 		if a.Error != "" {
+			unanswered()
 			return "", ipc.Interrupted(a.Error)
 		}
 		answered("terminal")
@@ -244,8 +259,10 @@ func (t *wsTerm) Prompt(ctx context.Context, p ipc.Prompt) (string, error) {
 	case <-ctx.Done():
 		// Withdraw the question so the terminal gets its echo back.
 		withdraw()
+		unanswered()
 		return "", ipc.Interrupted("interrupted")
 	case <-t.gone:
+		unanswered()
 		return "", ipc.Interrupted("terminal went away")
 	}
 }
