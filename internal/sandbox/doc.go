@@ -209,6 +209,16 @@
 //	GET  /_sandbox/faults                 {"faults":[{"method":"POST","path":"…","status":502,
 //	                                        "drop":false,"count":1,"after":true}]}
 //	DELETE /_sandbox/faults               {"status":"cleared","cleared":N}
+//	POST /_sandbox/log-flood              body {"bytes":N,"line_bytes":100,"message_bytes":32768}
+//	                                      → {"status":"armed","pending":N}
+//
+// log-flood is the rack's FloodNextLogs (Server.Rack): each POST arms one
+// more upcoming log stream (app, process or system logs) to send, after its
+// usual lines, bytes of output in lines of line_bytes (newline included,
+// default 100) packed into messages of message_bytes (default 32 KiB), as
+// fast as the client reads, and then close normally even under Follow: a
+// relay's throughput is measured against a direct reader of the same
+// stream (docs/performance.md).
 //
 // faults (InjectFault, Faults, ClearFaults) make the next count requests
 // (default 1) with exactly that method and URL path, query ignored, fail as

@@ -52,6 +52,8 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 		s.serveApprovalsKnob(w, r)
 	case path == "faults":
 		s.serveFaultsKnob(w, r)
+	case path == "log-flood":
+		s.serveFloodKnob(w, r)
 	case strings.HasPrefix(path, "users/"):
 		// r.URL.Path is already unescaped, so "%40" arrives as "@".
 		rest := strings.TrimPrefix(path, "users/")

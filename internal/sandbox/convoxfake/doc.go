@@ -110,6 +110,11 @@
 // connection: no exit marker, no close frame. A dropped build log stream
 // does not complete its build.
 //
+// FloodNextLogs arms the next log stream (app, process or system; each
+// call arms one more) to send a given number of bytes of lines as fast as
+// the client reads them and then close normally, Follow or not: the
+// throughput benchmark's source (see LogFlood).
+//
 // # Seed
 //
 // App "demo" (SeedApp: generation 2, running, release SeedReleaseID) with

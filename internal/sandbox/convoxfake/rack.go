@@ -75,6 +75,8 @@ type Rack struct {
 	execCount int
 	// dropWS is how many upcoming WebSocket streams to cut.
 	dropWS int
+	// floods are armed FloodNextLogs, oldest first (flood.go).
+	floods []LogFlood
 }
 
 // New returns a seeded rack (see the package documentation for the seed).

@@ -209,6 +209,15 @@ func (rk *Rack) streamLogs(w http.ResponseWriter, r *http.Request, lines []strin
 			return
 		}
 	}
+	rk.mu.Lock()
+	f, flooded := rk.takeFloodLocked()
+	rk.mu.Unlock()
+	if flooded {
+		if st.flood(f) == nil {
+			st.closeNormal()
+		}
+		return
+	}
 	if !follow {
 		st.closeNormal()
 		return
