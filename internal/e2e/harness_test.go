@@ -42,6 +42,9 @@ type sandbox struct {
 	URL  string
 	cmd  *exec.Cmd
 	totp map[string]string // the seeded users' TOTP secrets it printed
+	// CAFile is the CA certificate of a --tls sandbox (newTLSSandbox),
+	// for SSL_CERT_FILE; "" for plain HTTP.
+	CAFile string
 }
 
 // stop ends the sandbox the way a person would, with SIGTERM.
@@ -140,6 +143,10 @@ func startSandbox(extra ...string) (*sandbox, error) {
 	defer deadline.Stop()
 	for sc.Scan() {
 		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "ca_file="); ok {
+			sb.CAFile = p
+			continue
+		}
 		if u, ok := strings.CutPrefix(line, "url="); ok {
 			sb.URL = u
 			continue
@@ -331,7 +338,7 @@ func (e *env) login(rack, email string) result {
 	wg.Add(1)
 	go func() { defer wg.Done(); r = e.runCmd(c) }()
 	authURL := waitAuthURL(e.t, authFile, 20*time.Second)
-	browse(e.t, authURL+"&selected_user="+email+"&mfa=auto")
+	e.sb.browse(e.t, authURL+"&selected_user="+email+"&mfa=auto")
 	wg.Wait()
 	if r.Code != 0 {
 		e.t.Fatalf("login: %s", r)

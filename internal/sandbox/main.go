@@ -18,9 +18,12 @@ import (
 // a contract used by e2e tests and `make demo`:
 //
 //	rack-gateway-sandbox --listen 127.0.0.1:0 --step-up-window 10m \
-//	    [--rate-limit-rps 10] [--rate-limit-burst 20]
+//	    [--rate-limit-rps 10] [--rate-limit-burst 20] [--tls [--ca-file PATH]]
 //
-// Once ready it prints "url=http://HOST:PORT" and then one
+// With --tls it serves HTTPS with a CA made at start (see NewTLS), writes
+// the CA certificate to PATH (for SSL_CERT_FILE) and prints
+// "ca_file=PATH" first. Once ready it prints "url=http://HOST:PORT"
+// (https with --tls) and then one
 // "totp <email> <base32 secret>" line per seeded user to stdout, and serves
 // until a value arrives on stop (or stop is closed), then shuts down
 // gracefully and returns 0. Logs go to stderr and never contain tokens.
@@ -36,6 +39,8 @@ func Main(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	window := fs.Duration("step-up-window", 10*time.Minute, "MFA step-up window")
 	rps := fs.Float64("rate-limit-rps", 10, "token-bucket refill rate per client IP")
 	burst := fs.Int("rate-limit-burst", 20, "token-bucket size per client IP")
+	useTLS := fs.Bool("tls", false, "serve HTTPS with a certificate authority generated at start")
+	caFile := fs.String("ca-file", "", "with --tls: write the CA certificate (PEM) here, for SSL_CERT_FILE (default: a temporary file, removed at exit)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,6 +67,24 @@ func Main(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		return 2
 	}
 
+	scheme := "http"
+	if *useTLS {
+		t, err := NewTLS(*caFile)
+		if err != nil {
+			_ = ln.Close()
+			logger.Printf("tls: %v", err)
+			return 1
+		}
+		defer t.Close()
+		ln, scheme = t.Listener(ln), "https"
+		fmt.Fprintf(stdout, "ca_file=%s\n", t.CAFile)
+		logger.Printf("CA certificate in %s: pass it as SSL_CERT_FILE", t.CAFile)
+	} else if *caFile != "" {
+		_ = ln.Close()
+		fmt.Fprintln(stderr, "rack-gateway-sandbox: --ca-file needs --tls")
+		return 2
+	}
+
 	domain := "localhost"
 	if addr.IP.To4() == nil {
 		// Clients reach an IPv6 listener as [::1], which the host check
@@ -74,7 +97,7 @@ func Main(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 		RateLimitBurst: *burst,
 		Domain:         domain,
 		// The one origin assertions must carry: the url= line below.
-		WebAuthnOrigin: "http://" + ln.Addr().String(),
+		WebAuthnOrigin: scheme + "://" + ln.Addr().String(),
 		Logger:         logger,
 	})
 	// Timeouts as in the real gateway's cmd/gateway.
@@ -89,11 +112,11 @@ func Main(args []string, stdout, stderr io.Writer, stop <-chan os.Signal) int {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 
-	fmt.Fprintf(stdout, "url=http://%s\n", ln.Addr().String())
+	fmt.Fprintf(stdout, "url=%s://%s\n", scheme, ln.Addr().String())
 	for _, u := range srv.Users() {
 		fmt.Fprintf(stdout, "totp %s %s\n", u.Email, u.TOTPSecret)
 	}
-	logger.Printf("listening on http://%s (step-up window %s)", ln.Addr(), *window)
+	logger.Printf("listening on %s://%s (step-up window %s)", scheme, ln.Addr(), *window)
 
 	select {
 	case err := <-serveErr:

@@ -2,6 +2,7 @@ package kit
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"strings"
@@ -32,6 +33,12 @@ func GatewayErr(t *Target, err error) error {
 			// The request got there: the URL is right, the gateway or a
 			// proxy before it is slow or dropped the answer.
 			return e.WithHint("The gateway took the request but did not finish answering; try again, and if it persists ask its operators.")
+		}
+		var cert *tls.CertificateVerificationError
+		if errors.As(err, &cert) {
+			// Not the network: this machine does not trust the gateway's
+			// certificate, as with a private CA the agent was not given.
+			return e.WithHint("The gateway's TLS certificate is not trusted here. If it comes from a private CA, set SSL_CERT_FILE to that CA's certificate (PEM) in the agent's environment, then run 'rack-gateway agent restart'.")
 		}
 		return e.WithHint("Check the gateway URL and your network; 'rack-gateway rack' shows the URL in use.")
 	}
