@@ -53,7 +53,8 @@ demo: build
 
 bench: build
 	$(GO) test -run '^$$' -bench 'RackCommand' -benchtime 20x -count 1 ./internal/e2e/
-	$(GO) test -run '^$$' -bench 'AppsCommand' -benchtime 20x -count 1 ./internal/e2e/
+	$(GO) test -run '^$$' -bench 'AppsCommand' -benchtime 40x -count 1 ./internal/e2e/
+	$(GO) test -run '^$$' -bench 'AppsCold' -benchtime 15x -count 1 ./internal/e2e/
 	$(GO) test -run '^$$' -bench 'StepUpSharing' -benchtime 3x -count 1 ./internal/e2e/
 	$(GO) test -run '^$$' -bench 'StatusAPI' -benchtime 1x -count 1 ./internal/e2e/
 	$(GO) test -run '^$$' -bench 'PromptCommand' -benchtime 30x -count 1 ./internal/e2e/

@@ -169,7 +169,7 @@ func TestNoKeyringDaemonsWithoutSessionBus(t *testing.T) {
 // on it, for one test: a test that freezes the keyring must not freeze the
 // one other tests share. It returns the bus address and the keyring
 // daemon's pid; both processes end with the test.
-func privateKeyring(t *testing.T, root string) (string, int) {
+func privateKeyring(t testing.TB, root string) (string, int) {
 	t.Helper()
 	for _, tool := range []string{"dbus-daemon", "dbus-send", "gnome-keyring-daemon"} {
 		if _, err := exec.LookPath(tool); err != nil {
