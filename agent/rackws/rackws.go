@@ -89,6 +89,12 @@ type Conn struct {
 	wmu  sync.Mutex // one writer at a time (gorilla's rule)
 	done chan struct{}
 	once sync.Once
+	// rbuf holds the message next returned, reused for the next one: a
+	// busy log stream is thousands of messages a second, and a fresh
+	// buffer for each kept the garbage collector busy (docs/performance.md).
+	rbuf []byte
+	// pushed is when next last moved the read deadline.
+	pushed time.Time
 }
 
 // Open dials the stream. A fresh Dialer is used on purpose: the shared
@@ -196,20 +202,47 @@ func (c *Conn) SendStdin(r io.Reader) {
 }
 
 // next reads one message: ok=false when the stream ended properly (binary
-// message or normal close).
+// message or normal close). data is valid only until the next call.
 func (c *Conn) next() (data []byte, ok bool, err error) {
-	typ, data, err := c.ws.ReadMessage()
+	typ, r, err := c.ws.NextReader()
+	if err == nil {
+		data, err = readMessage(r, c.rbuf[:0])
+		c.rbuf = data
+	}
 	if err != nil {
 		if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
 			return nil, false, nil
 		}
 		return nil, false, &LostError{Err: err}
 	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(ReadTimeout))
+	// Moving the deadline is a timer change; once a second is plenty
+	// for a 20 s timeout and spares a stream of small messages the cost.
+	if now := time.Now(); now.Sub(c.pushed) > time.Second {
+		c.pushed = now
+		_ = c.ws.SetReadDeadline(now.Add(ReadTimeout))
+	}
 	if typ == websocket.BinaryMessage {
 		return nil, false, nil
 	}
 	return data, true, nil
+}
+
+// readMessage appends the rest of one message from r to buf, growing it
+// as needed (the read limit set in Open bounds it).
+func readMessage(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // unblock closes the connection when ctx ends, so a blocked read returns.

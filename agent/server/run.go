@@ -19,8 +19,12 @@ import (
 )
 
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  32 << 10,
-	WriteBufferSize: 32 << 10,
+	ReadBufferSize: 32 << 10,
+	// Room for a whole output frame (channel byte + 32 KiB, wsterm.go's
+	// maxFrame) and its header, so each goes out in one write: a frame
+	// one byte over the buffer went out as two, doubling the wake-ups of
+	// the CLI on a busy log stream (docs/performance.md).
+	WriteBufferSize: 64 << 10,
 	// guard already refused any request with an Origin header.
 	CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "" },
 }

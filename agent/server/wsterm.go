@@ -25,6 +25,10 @@ type wsTerm struct {
 	core   *core.Core
 
 	wmu sync.Mutex // gorilla allows one concurrent writer
+	// obuf is chanWriter's frame, reused under wmu: output relayed from a
+	// busy stream is thousands of frames a second, and a fresh buffer for
+	// each kept the garbage collector busy (docs/performance.md).
+	obuf []byte
 
 	stdinR     *io.PipeReader
 	stdinW     *io.PipeWriter
@@ -153,16 +157,15 @@ type chanWriter struct {
 const maxFrame = 32 << 10
 
 func (w chanWriter) Write(p []byte) (int, error) {
+	t := w.t
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
 	n := 0
 	for len(p) > 0 {
-		chunk := p
-		if len(chunk) > maxFrame {
-			chunk = chunk[:maxFrame]
-		}
-		buf := make([]byte, 1+len(chunk))
-		buf[0] = byte(w.ch)
-		copy(buf[1:], chunk)
-		if err := w.t.write(websocket.BinaryMessage, buf); err != nil {
+		chunk := p[:min(len(p), maxFrame)]
+		t.obuf = append(append(t.obuf[:0], byte(w.ch)), chunk...)
+		_ = t.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if err := t.conn.WriteMessage(websocket.BinaryMessage, t.obuf); err != nil {
 			return n, err
 		}
 		n += len(chunk)

@@ -251,6 +251,11 @@ func (c *Conn) ReadMessage() (int, []byte, error) {
 		default:
 			return 0, nil, fmt.Errorf("websocket: unknown opcode %d", op)
 		}
+		if fin && msg == nil {
+			// A whole message in one frame, as the agent sends them: no
+			// second copy.
+			return typ, payload, nil
+		}
 		if len(msg)+len(payload) > MaxMessage {
 			return 0, nil, errors.New("websocket: message too large")
 		}
