@@ -122,7 +122,9 @@ export function defaultSocketPath(
   tmpdir: string = os.tmpdir(),
 ): string {
   if (platform === "win32") {
-    const user = env.USERNAME || os.userInfo().username;
+    // As ipc/transport's pipeUserPart: no domain, no awkward characters.
+    let user = (env.USERNAME || os.userInfo().username).split("\\").pop() ?? "";
+    user = user.replace(/[\x00-\x1f\\/:*?"<>|]/g, "_") || "user";
     return `\\\\.\\pipe\\rack-gateway-${user}`;
   }
   const xdg = env.XDG_RUNTIME_DIR;

@@ -57,11 +57,21 @@ describe("socket module against a real agent", { timeout: 180_000 }, () => {
     // The server said step-up is needed: the window shows closed.
     await waitFor("prod 🔒", 10_000, () => c.segmentOf(prod()!) === "prod 🔒");
 
-    const ended = once(c, "promptEnded", 15_000, (id) => id === prompt.id);
-    await c.answer(prompt.id, codes.next(admin));
+    // A wrong code is used (200) and refused by the gateway: the command
+    // asks again, with a new prompt.
+    const wrongEnded = once(c, "promptEnded", 15_000, (id) => id === prompt.id);
+    const again = once(c, "prompt", 20_000, (x: PromptStatus) => x.id !== prompt.id);
+    await c.answer(prompt.id, "000000");
+    assert.equal((await wrongEnded)[1], "api");
+    const [second] = (await again) as [PromptStatus];
+    assert.equal(second.tty, prompt.tty);
+
+    const ended = once(c, "promptEnded", 15_000, (id) => id === second.id);
+    await c.answer(second.id, codes.next(admin));
     const [, how] = await ended;
     assert.equal(how, "api");
     assert.equal(await p.wait(20_000), 0, p.output);
+    assert.match(p.output, /Invalid code/);
     assert.match(p.output, /MFA verified/);
 
     await waitFor("an open window counted down", 10_000, () => c.remaining(prod()!) > 500);
