@@ -305,6 +305,9 @@ type Status struct {
 	// the last write succeeded.
 	LogError   string `json:"log_error,omitempty"`
 	AuditError string `json:"audit_error,omitempty"`
+	// Goroutines is the agent's goroutine count: a leak shows as growth
+	// between two reads with no command running (docs/performance.md).
+	Goroutines int `json:"goroutines"`
 }
 
 // WindowStatus is a rack's step-up window as the agent knows it.

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -242,6 +243,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		Version: s.Core.Version, Capability: ipc.Capability, PID: os.Getpid(),
 		StartedAt: s.Core.Started, Socket: s.Socket, Racks: []ipc.RackStatus{},
 		LogError: s.LogHealth.Err(), AuditError: s.Audit.Health().Err(),
+		Goroutines: runtime.NumGoroutine(),
 	}
 	profiles := s.Core.Profiles()
 	// Include the default config even before any command used it, but only
