@@ -166,6 +166,11 @@ export interface ClientOptions {
   maxBackoffMs?: number;
   /** Deadline of one HTTP request (ms). */
   requestTimeoutMs?: number;
+  /**
+   * A stream that brings nothing, not even the agent's ping (every 30 s),
+   * for this long is taken for dead and reconnected (ms).
+   */
+  staleMs?: number;
   /** The clock, for tests. */
   now?: () => number;
 }
@@ -183,6 +188,7 @@ export class AgentClient extends EventEmitter {
   private readonly initialBackoff: number;
   private readonly maxBackoff: number;
   private readonly timeout: number;
+  private readonly staleMs: number;
   private readonly now: () => number;
 
   private racksByKey = new Map<string, Rack>();
@@ -196,6 +202,7 @@ export class AgentClient extends EventEmitter {
   private isConnected = false;
   private backoff: number;
   private retryTimer?: NodeJS.Timeout;
+  private staleTimer?: NodeJS.Timeout;
   private refreshing?: Promise<void>;
   private refreshAgain = false;
   private lastStatus?: Status;
@@ -206,6 +213,7 @@ export class AgentClient extends EventEmitter {
     this.initialBackoff = opts.initialBackoffMs ?? 250;
     this.maxBackoff = opts.maxBackoffMs ?? 30_000;
     this.timeout = opts.requestTimeoutMs ?? 10_000;
+    this.staleMs = opts.staleMs ?? 75_000;
     this.now = opts.now ?? Date.now;
     this.backoff = this.initialBackoff;
   }
@@ -259,6 +267,13 @@ export class AgentClient extends EventEmitter {
     this.running = false;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.drop();
+    this.setDisconnected(undefined);
+  }
+
+  /** Closes the stream, if any, and forgets it. */
+  private drop(): void {
+    clearTimeout(this.staleTimer);
     const ws = this.ws;
     this.ws = undefined;
     if (ws) {
@@ -266,7 +281,6 @@ export class AgentClient extends EventEmitter {
       ws.on("error", () => {});
       ws.terminate();
     }
-    this.setDisconnected(undefined);
   }
 
   /** Reconnects now, without waiting for the backoff (after a setting changes, say). */
@@ -276,13 +290,8 @@ export class AgentClient extends EventEmitter {
     }
     clearTimeout(this.retryTimer);
     this.backoff = this.initialBackoff;
-    const ws = this.ws;
-    this.ws = undefined;
-    if (ws) {
-      ws.removeAllListeners();
-      ws.on("error", () => {});
-      ws.terminate();
-    }
+    this.drop();
+    this.setDisconnected(undefined);
     this.connect();
   }
 
@@ -353,16 +362,30 @@ export class AgentClient extends EventEmitter {
     // Events that arrive while the snapshot is read wait here, so they
     // apply after it, in order.
     let queue: AgentEvent[] | undefined = [];
+    // The agent pings every 30 s; silence much longer than that means a
+    // peer that is gone without closing (a suspended machine, say).
+    const alive = () => {
+      clearTimeout(this.staleTimer);
+      this.staleTimer = setTimeout(() => this.lost(ws, new Error(`the agent sent nothing for ${this.staleMs} ms`)), this.staleMs);
+    };
+    ws.on("ping", alive);
     ws.on("unexpected-response", (_req, res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => this.lost(ws, errorFrom(res.statusCode ?? 0, Buffer.concat(chunks).toString("utf8"))));
     });
     ws.on("open", () => {
+      alive();
       this.getStatus().then(
         (st) => {
           if (this.ws !== ws) {
             return;
+          }
+          // A prompt that ended since the subscription is not announced.
+          for (const e of queue ?? []) {
+            if ((e.type === "prompt_answered" || e.type === "prompt_withdrawn") && e.prompt_id) {
+              this.ended.add(e.prompt_id);
+            }
           }
           this.applySnapshot(st);
           this.backoff = this.initialBackoff;
@@ -382,6 +405,7 @@ export class AgentClient extends EventEmitter {
       if (isBinary || this.ws !== ws) {
         return;
       }
+      alive();
       let e: AgentEvent;
       try {
         e = JSON.parse(data.toString());
@@ -405,10 +429,7 @@ export class AgentClient extends EventEmitter {
     if (this.ws !== ws) {
       return; // already handled, or replaced
     }
-    this.ws = undefined;
-    ws.removeAllListeners();
-    ws.on("error", () => {});
-    ws.terminate();
+    this.drop();
     this.setDisconnected(err);
     if (!this.running) {
       return;
@@ -475,6 +496,10 @@ export class AgentClient extends EventEmitter {
   /** Applies one event to the model. */
   private apply(e: AgentEvent): void {
     this.emit("event", e);
+    if (this.refreshing) {
+      // The snapshot being read may predate this event: read another.
+      this.refreshAgain = true;
+    }
     switch (e.type) {
       case "window_opened":
       case "window_expiring": {
