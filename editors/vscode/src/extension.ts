@@ -203,7 +203,13 @@ export class Controller implements vscode.Disposable {
     try {
       st = await this.client.getStatus();
     } catch (err) {
-      void vscode.window.showErrorMessage(`rack-gateway: ${(err as Error).message}`);
+      const start = "Start the agent";
+      const pick = await vscode.window.showErrorMessage(`rack-gateway: ${(err as Error).message}`, start);
+      if (pick === start) {
+        // The extension never starts the agent on its own (docs/local-api.md,
+        // "Finding the socket"); the user asked, so the CLI does it.
+        vscode.window.createTerminal({ name: "rack-gateway: agent", shellPath: this.config().cliPath, shellArgs: ["agent", "start"] }).show();
+      }
       return;
     }
     const out = this.channel();

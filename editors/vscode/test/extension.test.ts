@@ -244,6 +244,19 @@ describe("the VS Code glue", () => {
     assert.match(ch.text, /waiting: .*rack-gateway deploy on prod/);
   });
 
+  it("offers to start the agent when the status cannot be read", async () => {
+    const c = client();
+    c.getStatus = async () => {
+      throw new Error("the rack-gateway agent is not running (no agent on /run/test/agent.sock)");
+    };
+    const run = fake.commands.get("rackGateway.showStatus")!();
+    const err = await nextDialog("error");
+    assert.match(err.message!, /not running/);
+    err.answer("Start the agent");
+    await run;
+    assert.deepEqual(fake.terminals[0].options.shellArgs, ["agent", "start"]);
+  });
+
   it("reconnects on the new socket when the setting changes", () => {
     const first = client();
     fake.setSetting("rackGateway.socketPath", "/elsewhere/agent.sock");
