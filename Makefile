@@ -51,13 +51,30 @@ fuzz:
 demo: build
 	@bash packaging/demo.sh $(BIN)
 
+# Every figure of docs/performance.md, one benchmark per go test run so
+# each has its own sample count (-benchtime Nx: N samples, or N runs where
+# the benchmark says so). About 5 minutes on 2 cores; the load average is
+# printed first and last because every figure is only as quiet as the
+# machine was.
+BENCH = $(GO) test -run '^$$' -count 1 -timeout 20m ./internal/e2e/ -bench
+
 bench: build
-	$(GO) test -run '^$$' -bench 'RackCommand' -benchtime 20x -count 1 ./internal/e2e/
-	$(GO) test -run '^$$' -bench 'AppsCommand' -benchtime 40x -count 1 ./internal/e2e/
-	$(GO) test -run '^$$' -bench 'AppsCold' -benchtime 15x -count 1 ./internal/e2e/
-	$(GO) test -run '^$$' -bench 'StepUpSharing' -benchtime 3x -count 1 ./internal/e2e/
-	$(GO) test -run '^$$' -bench 'StatusAPI' -benchtime 1x -count 1 ./internal/e2e/
-	$(GO) test -run '^$$' -bench 'PromptCommand' -benchtime 30x -count 1 ./internal/e2e/
+	@uptime
+	@echo '== warm and cold apps'
+	$(BENCH) 'AppsCommand' -benchtime 40x
+	$(BENCH) 'AppsCold' -benchtime 15x
+	@echo '== other commands'
+	$(BENCH) 'RackCommand' -benchtime 20x
+	$(BENCH) 'PromptCommand' -benchtime 30x
+	$(BENCH) 'StepUpSharing' -benchtime 3x
+	@echo '== logs -f relay, local API, memory'
+	$(BENCH) 'LogsRelay' -benchtime 3x
+	$(BENCH) 'StatusAPI' -benchtime 3x
+	$(BENCH) 'AgentMemory' -benchtime 1x
+	@echo '== scaling'
+	$(BENCH) 'AppsRacks' -benchtime 40x
+	$(BENCH) 'AppsTerminals' -benchtime 1x
+	@uptime
 
 lint: vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
