@@ -32,8 +32,31 @@ const handshakeAttempts = 3
 // ("agent stop" just ran, or it is being restarted): nothing was sent that
 // could have run, so connect tries again rather than fail the command.
 func connect(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, *agentInfo, error) {
+	return connectRun(ctx, sock, errw, nil)
+}
+
+// runHello is what a command's connection sends beyond connect's own
+// handshake headers.
+type runHello struct {
+	// invocation is the ipc.HeaderInvocation value, "" for none.
+	invocation string
+	// sigs is caught before the handshake is sent (an agent may start
+	// the command on reading it), and let go while an agent starts, so
+	// that Ctrl-C then ends this process as it did before any agent ran.
+	sigs *caughtSignals
+}
+
+func (h *runHello) signals() *caughtSignals {
+	if h == nil {
+		return nil
+	}
+	return h.sigs
+}
+
+// connectRun is connect for a command: h's headers go on the upgrade.
+func connectRun(ctx context.Context, sock string, errw io.Writer, h *runHello) (*websocket.Conn, *agentInfo, error) {
 	for attempt := 1; ; attempt++ {
-		conn, info, err := connectOnce(ctx, sock, errw)
+		conn, info, err := connectOnce(ctx, sock, errw, h)
 		if err == nil {
 			return conn, info, nil
 		}
@@ -60,10 +83,12 @@ type cutOff struct{ err error }
 
 func (c *cutOff) Error() string { return "cut off: " + c.err.Error() }
 
-func connectOnce(ctx context.Context, sock string, errw io.Writer) (*websocket.Conn, *agentInfo, error) {
+func connectOnce(ctx context.Context, sock string, errw io.Writer, h *runHello) (*websocket.Conn, *agentInfo, error) {
 	nc, err := transport.Dial(ctx, sock)
 	if err != nil && transport.IsNotRunning(err) {
+		h.signals().pause()
 		nc, err = launch(ctx, sock, errw)
+		h.signals().resume()
 	}
 	if err != nil {
 		var typed *ipc.Error
@@ -77,9 +102,20 @@ func connectOnce(ctx context.Context, sock string, errw io.Writer) (*websocket.C
 		ipc.HeaderCLIVersion:    buildinfo.Version,
 		ipc.HeaderCLICapability: strconv.Itoa(ipc.Capability),
 	}
+	if h != nil && h.invocation != "" {
+		hello[ipc.HeaderInvocation] = h.invocation
+	}
+	h.signals().wait()
+	unguard := h.signals().guard(nc)
 	conn, resp, err := websocket.HandshakeHeader(nc, ipc.Host, ipc.PathRun, hello, time.Now().Add(handshakeWait))
+	if unguard() {
+		nc.Close()
+		return nil, nil, ipc.Interrupted("interrupted")
+	}
 	if err == nil {
-		return conn, parseAgentInfo(resp.Header), nil
+		info := parseAgentInfo(resp.Header)
+		info.taken = h != nil && h.invocation != "" && resp.Header.Get(ipc.HeaderInvocation) == ipc.InvocationTaken
+		return conn, info, nil
 	}
 	nc.Close()
 	if resp != nil {

@@ -22,6 +22,9 @@ func notifyResize(c chan<- os.Signal) { signal.Notify(c, syscall.SIGWINCH) }
 
 func isResize(s os.Signal) bool { return s == syscall.SIGWINCH }
 
+// resizeSignal is the signal isResize reports.
+var resizeSignal os.Signal = syscall.SIGWINCH
+
 // notifyTerminate catches the signals that end a process without Ctrl-C
 // (kill, a closed terminal, Ctrl-\), so the terminal is restored first.
 func notifyTerminate(c chan<- os.Signal) {

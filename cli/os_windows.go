@@ -33,6 +33,9 @@ func notifyResize(chan<- os.Signal) {}
 
 func isResize(os.Signal) bool { return false }
 
+// resizeSignal: Windows has none (isResize is always false).
+var resizeSignal os.Signal
+
 func notifyTerminate(chan<- os.Signal) {}
 
 func isTerminate(os.Signal) bool { return false }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"sync"
@@ -32,45 +33,60 @@ func relay(ctx context.Context, args []string, s Streams) (int, error) {
 			c.Close()
 		}
 	}
-	conn, agent, err := connect(ctx, sock, s.Err)
+	// Catch Ctrl-C before the command can start in the agent: one pressed
+	// right after the invocation is sent must cancel the command there,
+	// not kill this process and leave the agent running it. Signals wait
+	// in the channel until the invocation is on its way. The invocation
+	// goes on the upgrade request (ipc.HeaderInvocation), so "sent" is the
+	// handshake itself; connect waits for the catching to be in place.
+	sigs := catchSignals()
+	defer sigs.stop()
+	hello := &runHello{sigs: sigs}
+	// An agent that takes it reads argv_b64 (ipc.CapArgvBytes).
+	hello.invocation, _ = ipc.EncodeInvocationHeader(invocation(args, s, true).AppendJSON(nil))
+	conn, agent, err := connectRun(ctx, sock, s.Err, hello)
 	if err != nil {
 		return 0, err
 	}
-	if conn, agent, err = meetSkew(ctx, sock, conn, agent, args, s.Err); err != nil {
-		return 0, err
+	if !agent.taken {
+		if conn, agent, err = meetSkew(ctx, sock, conn, agent, args, s.Err); err != nil {
+			return 0, err
+		}
 	}
 	defer conn.Close()
 	r := &relayer{conn: conn, s: s}
-	exact := agent.has(ipc.CapArgvBytes)
+	if !agent.taken {
+		if err := r.sendInvocation(args, agent.has(ipc.CapArgvBytes)); err != nil {
+			return 0, err
+		}
+	}
+	stopWatching := r.watchSignals(sigs.waitAll())
+	defer stopWatching()
+	status, err := r.loop()
+	return status, agent.explain(err)
+}
+
+// sendInvocation sends the invocation as the first message, to an agent
+// that did not take it from the upgrade request. exact says whether the
+// agent reads argv_b64 (ipc.CapArgvBytes).
+func (r *relayer) sendInvocation(args []string, exact bool) error {
 	if !exact {
 		// This agent would get such arguments changed (JSON strings
 		// cannot carry them): refuse them as a newer agent would.
 		if e := ipc.CheckText(args); e != nil {
-			return 0, e
+			return e
 		}
 	}
-	inv, err := json.Marshal(invocation(args, s, exact))
-	if err != nil {
-		return 0, ipc.Errorf(ipc.CodeInternal, "encode the invocation: %v", err)
-	}
+	inv := invocation(args, r.s, exact).AppendJSON(nil)
 	if len(inv) > ipc.MaxInvocation {
 		// The agent would refuse it; sending it first would only cost
 		// a megabyte of copying.
-		return 0, ipc.InvocationTooLong(len(inv))
+		return ipc.InvocationTooLong(len(inv))
 	}
-	// Catch Ctrl-C before the command starts in the agent: one pressed
-	// right after the invocation is sent must cancel the command there,
-	// not kill this process and leave the agent running it. Signals wait
-	// in the channel until the invocation is on its way.
-	sigs := catchSignals()
 	if err := r.send(websocket.TextMessage, inv); err != nil {
-		signal.Stop(sigs)
-		return 0, lostAgent(err)
+		return lostAgent(err)
 	}
-	stopSignals := r.watchSignals(sigs)
-	defer stopSignals()
-	status, err := r.loop()
-	return status, agent.explain(err)
+	return nil
 }
 
 func lostAgent(err error) *ipc.Error {
@@ -142,6 +158,10 @@ func (r *relayer) loop() (int, error) {
 				_, _ = r.s.Err.Write(data[1:])
 			}
 			continue
+		}
+		if status, ok := ipc.ParsePlainExit(data); ok {
+			r.closePolitely()
+			return status, nil
 		}
 		var c ipc.Control
 		if err := json.Unmarshal(data, &c); err != nil {
@@ -276,15 +296,113 @@ func (r *relayer) act(a ipc.Action) {
 	_ = r.send(websocket.TextMessage, msg)
 }
 
-// watchSignals forwards Ctrl-C as an interrupt (a second Ctrl-C leaves at
-// once) and window resizes.
-// catchSignals starts catching Ctrl-C and window resizes.
-func catchSignals() chan os.Signal {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt)
-	notifyResize(sigs)
-	notifyTerminate(sigs)
-	return sigs
+// caughtSignals are Ctrl-C, window resizes and the signals that end a
+// process, caught for one command. Catching costs a round trip to the
+// runtime's signal thread for each signal (the first starts that thread),
+// a few hundred microseconds in all, so it runs on another goroutine,
+// beside the invocation's encoding and the handshake: Ctrl-C first, the
+// one that must be caught before the invocation is sent (wait), then the
+// others, which matter only once the relay runs (waitAll): a resize is
+// ignored by default, and a terminating signal needs catching only to
+// give a raw terminal back.
+type caughtSignals struct {
+	ch         chan os.Signal
+	ready, all chan struct{}
+}
+
+// catchSignals starts catching Ctrl-C, window resizes and terminations.
+func catchSignals() *caughtSignals {
+	c := &caughtSignals{ch: make(chan os.Signal, 4), ready: make(chan struct{}), all: make(chan struct{})}
+	go func() {
+		signal.Notify(c.ch, os.Interrupt)
+		close(c.ready)
+		notifyTerminate(c.ch)
+		notifyResize(c.ch)
+		close(c.all)
+	}()
+	return c
+}
+
+// wait returns the channel once Ctrl-C is caught.
+func (c *caughtSignals) wait() chan os.Signal {
+	if c == nil {
+		return nil
+	}
+	<-c.ready
+	return c.ch
+}
+
+// waitAll returns the channel once every signal is caught.
+func (c *caughtSignals) waitAll() chan os.Signal {
+	<-c.all
+	return c.ch
+}
+
+// pause lets the signals go (their default: Ctrl-C ends this process);
+// resume catches them again.
+func (c *caughtSignals) pause() {
+	if c != nil {
+		<-c.all
+		signal.Stop(c.ch)
+	}
+}
+
+func (c *caughtSignals) resume() {
+	if c != nil {
+		signal.Notify(c.ch, os.Interrupt)
+		notifyTerminate(c.ch)
+		notifyResize(c.ch)
+	}
+}
+
+// stop lets the signals go for good, once the command is over. It does
+// not wait: letting go takes as long as catching, and the process is
+// about to exit.
+func (c *caughtSignals) stop() {
+	go func() {
+		<-c.all
+		signal.Stop(c.ch)
+	}()
+}
+
+// guard closes nc if Ctrl-C or a terminating signal comes during the
+// handshake: the invocation is on its way, so the command may already run
+// in the agent, and a closed connection cancels it there. The returned
+// function stops guarding and reports whether a signal came. A resize
+// seen meanwhile is passed on, so the relay sends the new size.
+func (c *caughtSignals) guard(nc net.Conn) func() bool {
+	if c == nil {
+		return func() bool { return false }
+	}
+	ch := c.wait()
+	done, ended := make(chan struct{}), make(chan bool, 1)
+	go func() {
+		resized := false
+		defer func() {
+			if resized {
+				select {
+				case ch <- resizeSignal:
+				default:
+				}
+			}
+		}()
+		for {
+			select {
+			case <-done:
+				ended <- false
+				return
+			case sig := <-ch:
+				if isResize(sig) {
+					resized = true
+					continue
+				}
+				_ = nc.Close()
+				ended <- true
+				return
+			}
+		}
+	}()
+	return func() bool { close(done); return <-ended }
 }
 
 // watchSignals relays caught signals to the agent until the returned
@@ -327,5 +445,5 @@ func (r *relayer) watchSignals(sigs chan os.Signal) func() {
 			}
 		}
 	}()
-	return func() { signal.Stop(sigs); close(done) }
+	return func() { close(done) }
 }

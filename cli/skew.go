@@ -36,6 +36,9 @@ type agentInfo struct {
 	// Running is the number of commands the agent runs, -1 when it does
 	// not say.
 	Running int
+	// taken: the agent took the invocation from the upgrade request
+	// (ipc.HeaderInvocation) and runs it; nothing more is to be sent.
+	taken bool
 }
 
 func parseAgentInfo(h textproto.MIMEHeader) *agentInfo {

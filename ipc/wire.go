@@ -56,7 +56,7 @@ const (
 )
 
 // Capabilities are this build's named capabilities.
-var Capabilities = []string{CapArgvBytes, CapRunning, CapPromptWithdrawn}
+var Capabilities = []string{CapArgvBytes, CapRunning, CapPromptWithdrawn, CapInvocationHeader}
 
 // Read limits on /v1/run, the same on both sides so that the CLI can refuse
 // what the agent would (docs/local-api.md, "Limits and timeouts").

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -14,6 +15,7 @@ import (
 	"github.com/rack-gateway/rack-gateway/agent/commands/kit"
 	"github.com/rack-gateway/rack-gateway/agent/crash"
 	"github.com/rack-gateway/rack-gateway/agent/events"
+	"github.com/rack-gateway/rack-gateway/internal/buildinfo"
 	"github.com/rack-gateway/rack-gateway/internal/grammar"
 	"github.com/rack-gateway/rack-gateway/ipc"
 )
@@ -36,7 +38,12 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, ipc.Errorf(ipc.CodeBadRequest, "%s needs a websocket upgrade", ipc.PathRun))
 		return
 	}
-	conn, err := upgrader.Upgrade(w, r, s.upgradeHeader())
+	early := s.headerInvocation(r)
+	h := s.upgradeHeader()
+	if early != nil {
+		h.Set(ipc.HeaderInvocation, ipc.InvocationTaken)
+	}
+	conn, err := upgrader.Upgrade(w, r, h)
 	if err != nil {
 		return // the upgrader has answered
 	}
@@ -48,9 +55,14 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.runs.Done()
 
-	inv, ok := s.readInvocation(conn)
-	if !ok {
-		return
+	inv := early
+	if inv == nil {
+		var ok bool
+		if inv, ok = s.readInvocation(conn); !ok {
+			return
+		}
+	} else {
+		conn.SetReadLimit(ipc.MaxMessage)
 	}
 	s.active.Add(1)
 	defer s.active.Add(-1)
@@ -111,8 +123,6 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	if !quiet {
 		s.Core.Events.Publish(events.Event{Type: events.CommandFinished, Command: cmd, PID: inv.PID, Exit: &code, Rack: res.Rack})
 	}
-	s.Log.Info("run", "cmd", cmd, "caller_pid", inv.PID, "peer_pid", peer.PID,
-		"status", exit.Status, "code", codeOf(exit.Error), "ms", time.Since(start).Milliseconds())
 	if s.Audit != nil && !quiet {
 		mfa := res.MFA
 		if mfa == "" {
@@ -128,7 +138,12 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	if stopAfter {
 		s.stopAccepting()
 	}
+	took := time.Since(start)
 	t.finish(exit)
+	// Logged once the client has its exit: a log write is no part of the
+	// command, and the audit line above is the record that must come first.
+	s.Log.Info("run", "cmd", cmd, "caller_pid", inv.PID, "peer_pid", peer.PID,
+		"status", exit.Status, "code", codeOf(exit.Error), "ms", took.Milliseconds())
 	if stopAfter {
 		s.Stop()
 	}
@@ -179,6 +194,36 @@ func (s *Server) readInvocation(conn *websocket.Conn) (*ipc.Invocation, bool) {
 	_ = conn.SetReadDeadline(time.Time{})
 	conn.SetReadLimit(ipc.MaxMessage)
 	return &inv, true
+}
+
+// headerInvocation returns the invocation the CLI sent on the upgrade
+// request (ipc.HeaderInvocation), or nil to read it as the first message.
+// It is left there for a CLI newer than this agent: that CLI may want to
+// restart the agent before anything runs (cli/skew.go), which it decides
+// only once it has read the 101. A header that does not decode is left
+// too: the CLI then sends the same invocation as the first message, where
+// it is refused with the reason as ever.
+func (s *Server) headerInvocation(r *http.Request) *ipc.Invocation {
+	v := r.Header.Get(ipc.HeaderInvocation)
+	if v == "" || s.olderThanCLI(r) {
+		return nil
+	}
+	inv, err := ipc.DecodeInvocationHeader(v)
+	if err != nil {
+		s.Log.Warn("invocation header", "err", err)
+		return nil
+	}
+	return inv
+}
+
+// olderThanCLI mirrors the CLI's test of an agent older than itself: by
+// release version when both have one, else by capability.
+func (s *Server) olderThanCLI(r *http.Request) bool {
+	if cmp, ok := buildinfo.Compare(s.Core.Version, r.Header.Get(ipc.HeaderCLIVersion)); ok {
+		return cmp < 0
+	}
+	c, err := strconv.Atoi(r.Header.Get(ipc.HeaderCLICapability))
+	return err != nil || c > ipc.Capability
 }
 
 // refuse ends a run that never started with its exit message.
