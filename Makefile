@@ -53,7 +53,7 @@ demo: build
 
 # Every figure of docs/performance.md, one benchmark per go test run so
 # each has its own sample count (-benchtime Nx: N samples, or N runs where
-# the benchmark says so). About 5 minutes on 2 cores; the load average is
+# the benchmark says so). 2–5 minutes on 2 cores; the load average is
 # printed first and last because every figure is only as quiet as the
 # machine was.
 BENCH = $(GO) test -run '^$$' -count 1 -timeout 20m ./internal/e2e/ -bench
