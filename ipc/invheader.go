@@ -6,7 +6,7 @@ import (
 )
 
 // The invocation may ride on the upgrade request of /v1/run
-// (docs/local-api.md, "Running a command"): the CLI sends it, encoded, in
+// (docs/local-api.md, "POST /v1/run"): the CLI sends it, encoded, in
 // HeaderInvocation, and an agent that takes it from there answers the 101
 // with HeaderInvocation: InvocationTaken and starts the command at once,
 // without waiting for it as the first message. That saves a wake-up on
