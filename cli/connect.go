@@ -84,6 +84,21 @@ type cutOff struct{ err error }
 func (c *cutOff) Error() string { return "cut off: " + c.err.Error() }
 
 func connectOnce(ctx context.Context, sock string, errw io.Writer, h *runHello) (*websocket.Conn, *agentInfo, error) {
+	// The request is made before the dial and Ctrl-C caught before the
+	// dial too, so that the request follows the connect at once: the
+	// agent then finds it on its first read.
+	hello := map[string]string{
+		ipc.HeaderCLIVersion:    buildinfo.Version,
+		ipc.HeaderCLICapability: strconv.Itoa(ipc.Capability),
+	}
+	if h != nil && h.invocation != "" {
+		hello[ipc.HeaderInvocation] = h.invocation
+	}
+	req, err := websocket.NewRequest(ipc.Host, ipc.PathRun, hello)
+	if err != nil {
+		return nil, nil, ipc.Errorf(ipc.CodeInternal, "the agent handshake: %v", err)
+	}
+	h.signals().wait()
 	nc, err := transport.Dial(ctx, sock)
 	if err != nil && transport.IsNotRunning(err) {
 		h.signals().pause()
@@ -98,16 +113,10 @@ func connectOnce(ctx context.Context, sock string, errw io.Writer, h *runHello) 
 		return nil, nil, ipc.Errorf(ipc.CodeAgentUnavailable, "cannot reach the agent on %s: %v", sock, err).
 			WithHint("Run 'rack-gateway-agent run' in another terminal to see why, or use --no-agent.")
 	}
-	hello := map[string]string{
-		ipc.HeaderCLIVersion:    buildinfo.Version,
-		ipc.HeaderCLICapability: strconv.Itoa(ipc.Capability),
-	}
-	if h != nil && h.invocation != "" {
-		hello[ipc.HeaderInvocation] = h.invocation
-	}
-	h.signals().wait()
-	unguard := h.signals().guard(nc)
-	conn, resp, err := websocket.HandshakeHeader(nc, ipc.Host, ipc.PathRun, hello, time.Now().Add(handshakeWait))
+	// Guarding starts once the request is out: a signal that comes
+	// between the write and the guard waits in the channel for it.
+	unguard := func() bool { return false }
+	conn, resp, err := req.Handshake(nc, time.Now().Add(handshakeWait), func() { unguard = h.signals().guard(nc) })
 	if unguard() {
 		nc.Close()
 		return nil, nil, ipc.Interrupted("interrupted")

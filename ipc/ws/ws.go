@@ -96,6 +96,23 @@ func Handshake(c net.Conn, host, path string, deadline time.Time) (*Conn, *Respo
 // answer to another user does) is still returned as a refusal: a failed
 // write is followed by a read of whatever response is already there.
 func HandshakeHeader(c net.Conn, host, path string, header map[string]string, deadline time.Time) (*Conn, *Response, error) {
+	req, err := NewRequest(host, path, header)
+	if err != nil {
+		return nil, nil, err
+	}
+	return req.Handshake(c, deadline, nil)
+}
+
+// Request is an upgrade request made ready before the connection exists,
+// so that it follows the connect at once: a server that finds it already
+// there when it first reads need not wait for it a second time.
+type Request struct {
+	key, raw string
+}
+
+// NewRequest prepares the upgrade request for path on host with extra
+// headers.
+func NewRequest(host, path string, header map[string]string) (*Request, error) {
 	// The key and masks need not be secret here: they defend HTTP
 	// intermediaries against cache poisoning, and a Unix socket has none.
 	// math/rand keeps crypto/rand's start-up cost out of every CLI run.
@@ -103,8 +120,6 @@ func HandshakeHeader(c net.Conn, host, path string, header map[string]string, de
 	binary.LittleEndian.PutUint64(nonce[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(nonce[8:], rand.Uint64())
 	key := base64.StdEncoding.EncodeToString(nonce[:])
-	_ = c.SetDeadline(deadline)
-	defer c.SetDeadline(time.Time{})
 	var req strings.Builder
 	req.WriteString("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n")
@@ -115,12 +130,25 @@ func HandshakeHeader(c net.Conn, host, path string, header map[string]string, de
 	sort.Strings(names)
 	for _, k := range names {
 		if strings.ContainsAny(k+header[k], "\r\n") {
-			return nil, nil, fmt.Errorf("websocket: bad header %q", k)
+			return nil, fmt.Errorf("websocket: bad header %q", k)
 		}
 		req.WriteString(k + ": " + header[k] + "\r\n")
 	}
 	req.WriteString("\r\n")
-	_, werr := io.WriteString(c, req.String())
+	return &Request{key: key, raw: req.String()}, nil
+}
+
+// Handshake sends the request on c and reads the answer, as
+// HandshakeHeader does; sent, when not nil, runs once the request is
+// written (or failed to be), before the answer is read.
+func (r *Request) Handshake(c net.Conn, deadline time.Time, sent func()) (*Conn, *Response, error) {
+	_ = c.SetDeadline(deadline)
+	defer c.SetDeadline(time.Time{})
+	key := r.key
+	_, werr := io.WriteString(c, r.raw)
+	if sent != nil {
+		sent()
+	}
 	br := bufio.NewReaderSize(c, 32<<10)
 	tp := textproto.NewReader(br)
 	line, err := tp.ReadLine()
