@@ -95,14 +95,17 @@ func PrintTable(w io.Writer, headers []string, rows [][]string) error {
 		return err
 	}
 	// An empty last cell leaves padding behind; scripts and diffs should
-	// not see trailing blanks.
+	// not see trailing blanks. The table leaves in one write: each write
+	// is a frame to the CLI and a write(2) on the user's terminal.
+	var out strings.Builder
+	out.Grow(buf.Len())
 	for _, line := range strings.SplitAfter(buf.String(), "\n") {
 		if line == "" {
 			continue
 		}
-		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
-			return err
-		}
+		out.WriteString(strings.TrimRight(line, " \n"))
+		out.WriteByte('\n')
 	}
-	return nil
+	_, err := io.WriteString(w, out.String())
+	return err
 }
