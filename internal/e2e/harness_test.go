@@ -404,6 +404,18 @@ func (e *env) stopAgent() {
 	out, _ := e.cmd(ctx, "agent", "stop").Output()
 	m := regexp.MustCompile(`Agent stopped \(pid (\d+)\)`).FindSubmatch(out)
 	if m == nil {
+		// 'agent stop' found no agent, or could not reach it (a test
+		// that left the socket unusable): whatever the log says started
+		// must not outlive the test.
+		for _, m := range regexp.MustCompile(`msg="agent started" pid=(\d+)`).FindAllStringSubmatch(e.agentLog(), -1) {
+			pid, _ := strconv.Atoi(m[1])
+			// The pid must still be this test's agent, not a number reused.
+			env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			if pidAlive(pid) && strings.Contains(string(env), "XDG_RUNTIME_DIR="+e.Runtime+"\x00") {
+				e.t.Errorf("agent pid %d still running after 'agent stop' (%q); killing it", pid, out)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
 		return
 	}
 	pid, _ := strconv.Atoi(string(m[1]))
