@@ -160,8 +160,13 @@ func ParsePlainExit(data []byte) (status int, ok bool) {
 	if len(digits) > 3 {
 		return 0, false
 	}
+	// Only JSON's own numbers: no sign, no leading zero ("007" is not
+	// JSON, though Atoi reads it).
+	if digits[0] < '0' || digits[0] > '9' || (digits[0] == '0' && len(digits) > 1) {
+		return 0, false
+	}
 	n, err := strconv.Atoi(digits)
-	if err != nil || n < 0 || digits[0] == '+' {
+	if err != nil || n < 0 {
 		return 0, false
 	}
 	return n, true

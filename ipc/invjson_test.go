@@ -96,7 +96,7 @@ func TestParsePlainExit(t *testing.T) {
 		string(MarshalControl(&Control{Type: MsgExit, Exit: &Exit{Status: 1, Error: Errorf(CodeUsage, "no")}})),
 		string(MarshalControl(&Control{Type: MsgExit})),
 		`{"type":"exit","exit":{"status":}}`, `{"type":"exit","exit":{"status":-1}}`, `{"type":"exit","exit":{"status":+1}}`,
-		`{"type":"exit","exit":{"status":1e3}}`, `{"type":"exit","exit":{"status":1234}}`, `{"type":"raw","raw":true}`, ``,
+		`{"type":"exit","exit":{"status":1e3}}`, `{"type":"exit","exit":{"status":000}}`, `{"type":"exit","exit":{"status":01}}`, `{"type":"exit","exit":{"status":1234}}`, `{"type":"raw","raw":true}`, ``,
 	} {
 		if got, ok := ParsePlainExit([]byte(msg)); ok {
 			t.Errorf("ParsePlainExit(%s) = %d, true; want false", msg, got)
