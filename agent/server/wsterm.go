@@ -131,6 +131,11 @@ func deliver[T any](mu *sync.Mutex, waiters map[string]chan T, id string, v T) {
 func (t *wsTerm) write(typ int, data []byte) error {
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
+	return t.writeLocked(typ, data)
+}
+
+// writeLocked sends one message; t.wmu is held.
+func (t *wsTerm) writeLocked(typ int, data []byte) error {
 	_ = t.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	return t.conn.WriteMessage(typ, data)
 }
@@ -164,8 +169,7 @@ func (w chanWriter) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		chunk := p[:min(len(p), maxFrame)]
 		t.obuf = append(append(t.obuf[:0], byte(w.ch)), chunk...)
-		_ = t.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		if err := t.conn.WriteMessage(websocket.BinaryMessage, t.obuf); err != nil {
+		if err := t.writeLocked(websocket.BinaryMessage, t.obuf); err != nil {
 			return n, err
 		}
 		n += len(chunk)
