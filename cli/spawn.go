@@ -103,6 +103,11 @@ func (s *spawned) dial(ctx context.Context, sock string) (net.Conn, error) {
 		if err == nil {
 			return c, nil
 		}
+		if !transport.Retryable(err) && ctx.Err() == nil {
+			// Not an agent still starting (a permission error, say):
+			// waiting would only delay the report, as DialRetry knows.
+			return nil, err
+		}
 		select {
 		case <-tick.C:
 		case <-s.exited:

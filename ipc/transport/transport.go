@@ -187,6 +187,12 @@ func DialRetry(ctx context.Context, path string, wait time.Duration) (net.Conn, 
 	}
 }
 
+// Retryable reports whether a dial error means "the agent is starting"
+// (no socket yet, refused; on Windows a missing or busy pipe): the errors
+// DialRetry tries again after. A caller polling a socket itself uses it to
+// report any other error at once.
+func Retryable(err error) bool { return retryable(err) }
+
 // giveUp formats DialRetry's final error. It wraps both the last
 // retryable dial error and the context error so callers can use either
 // IsNotRunning or errors.Is(err, context.DeadlineExceeded/Canceled).
